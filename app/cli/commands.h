@@ -1,0 +1,14 @@
+// Subcommands of `scmoe`. Each add_* registers one subcommand whose callback runs it and records its exit
+// code for main() to return.
+#pragma once
+
+namespace CLI {
+class App;
+}
+
+namespace scmoe::cli {
+
+void set_exit_code(int code);
+int exit_code();
+
+}  // namespace scmoe::cli

@@ -1,0 +1,81 @@
+// Engine configuration: what model, which architecture and schedule, how many ranks, which link.
+// Plain data (no LibTorch types) so the UI and the CLI can build and validate configs without LibTorch.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace scmoe::engine {
+
+enum class Arch { Top2, Top1, Shared, ScMoE, ScMoE2 };
+enum class Schedule { Sequential, Overlap, Adaptive };
+enum class CombineMode { DirectAdd, CG1, CG2 };
+enum class ShortcutNorm { Reuse, Dedicated };  // which LayerNorm feeds gate/experts on the shortcut
+enum class DType { F32, BF16 };
+enum class DeviceType { Cpu, Cuda };
+
+struct LinkModel {
+  bool enabled = false;
+  double bandwidth_gbps = 0.0;  // GB/s per direction
+  double latency_us = 0.0;
+  std::string preset;           // "pcie4", "nvlink4", "ib-200g" or empty for custom
+};
+
+struct EngineConfig {
+  // Model shape.
+  std::string preset = "demo";
+  int hidden = 256;
+  int heads = 4;
+  int kv_heads = 4;            // grouped-query attention when < heads
+  int ffn = 1024;              // MLP / expert hidden size
+  int pairs = 1;               // Block-MLP + Block-MoE pairs
+  bool moe_every_block = false;
+  int seq_len = 128;
+  int tokens_per_rank = 512;   // multiple of seq_len
+  // Mixture of experts.
+  Arch arch = Arch::ScMoE;
+  int shortcut_position = 2;   // 1 output, 2 intermediate, 3 input
+  CombineMode combine = CombineMode::CG1;
+  ShortcutNorm shortcut_norm = ShortcutNorm::Reuse;
+  bool post_sum_norm = false;
+  int num_experts = 8;
+  int ep_size = 4;             // expert-parallel ranks
+  double capacity_factor = 2.0;
+  bool dropless = false;
+  double gate_noise = 0.0;
+  double aux_loss_coef = 0.01;
+  // Schedule.
+  Schedule schedule = Schedule::Adaptive;
+  int expert_slot = 2;         // K for Schedule::Overlap, 1..slots(position)
+  int pipeline_chunks = 1;     // > 1: Tutel-style chunked expert pipeline
+  // Run.
+  DType dtype = DType::F32;
+  DeviceType device = DeviceType::Cpu;
+  LinkModel link;
+  int iterations = 20;
+  int warmup = 3;
+  bool ab_against_top2 = false;
+  std::uint64_t seed = 1234;
+};
+
+struct ConfigError {
+  std::string field;    // e.g. "num_experts"
+  std::string message;  // the rule that was broken, with the offending value
+};
+
+// Number of compute slots the expert computation can take for a shortcut position (pos 1: 3, 2: 4, 3: 5).
+int expert_slots(int shortcut_position);
+
+// Every rule a config must satisfy; empty when the config can run.
+std::vector<ConfigError> validate(const EngineConfig& config);
+
+// Names as used in files and on the command line.
+std::string_view to_string(Arch a);
+std::string_view to_string(Schedule s);
+std::optional<Arch> parse_arch(std::string_view s);
+std::optional<Schedule> parse_schedule(std::string_view s);
+
+}  // namespace scmoe::engine

@@ -1,0 +1,67 @@
+// The engine's public face: start a run, receive each iteration's results, cancel. No LibTorch and no
+// Qt types (pimpl), so ui/ and app/ compile without LibTorch headers.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "scmoe/engine/config.h"
+#include "scmoe/profiler/trace.h"
+
+namespace scmoe::engine {
+
+struct ShortcutSimilarity {
+  int layer = 0;
+  double cosine = 0.0;   // mean cosine similarity between the shortcut tensor S and Hmh_{l+1}
+  double l2 = 0.0;       // mean L2 distance between them
+};
+
+struct IterationResult {
+  int iteration = 0;
+  Arch arch = Arch::ScMoE;          // in A/B mode alternates between the chosen arch and top-2
+  double time_ms = 0.0;             // wall time of the iteration (max over ranks)
+  std::int64_t tokens_dropped = 0;
+  double aux_loss = 0.0;
+  std::vector<ShortcutSimilarity> similarity;
+  prof::Trace trace;                // every operator of this iteration, per rank and lane
+};
+
+struct RunSummary {
+  bool cancelled = false;
+  std::string error;                // empty on success
+  double median_ms = 0.0;           // of the chosen arch
+  double top2_median_ms = 0.0;      // A/B mode only
+  double speedup_x = 0.0;           // top2 / arch (A/B mode)
+  double speedup_low_x = 0.0;       // spread of the speedup (A/B mode): 25th..75th percentile
+  double speedup_high_x = 0.0;
+  int chosen_slot = 0;              // K used (adaptive: K*)
+};
+
+struct RunCallbacks {
+  std::function<void(const IterationResult&)> on_iteration;  // called from the run thread
+  std::function<void(int done, int total)> on_progress;
+  std::function<void(const RunSummary&)> on_finished;
+};
+
+class Runner {
+ public:
+  Runner();
+  ~Runner();  // cancels and joins a run in progress
+  Runner(const Runner&) = delete;
+  Runner& operator=(const Runner&) = delete;
+
+  // Validates the config; returns its errors (and starts nothing) or starts the run on a worker thread.
+  std::vector<ConfigError> start(const EngineConfig& config, RunCallbacks callbacks);
+  void cancel();          // returns at once; the run stops within a second
+  RunSummary wait();      // blocks until the run has finished
+  bool running() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace scmoe::engine
