@@ -1,0 +1,268 @@
+#include "scmoe/profiler/cost_model.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+namespace scmoe::prof::cost {
+
+namespace {
+
+constexpr std::array<std::string_view, kOpCount> kOpNames = {
+    "attn_l", "mlp_l", "attn_l+1", "shared_expert", "gate", "encode",
+    "dispatch", "expert", "combine", "decode", "output",
+};
+
+bool is_chunked(Op op) { return op == Op::Dispatch || op == Op::Expert || op == Op::Combine; }
+
+// The data each op reads, as ops of the same unit (the unit input has no op).
+std::vector<Op> data_inputs(Op op, const UnitShape& shape) {
+  const bool shortcut = is_shortcut(shape.arch);
+  switch (op) {
+    case Op::AttnL: return {};
+    case Op::MlpL: return {Op::AttnL};
+    case Op::AttnL1: return shape.has_mlp_block ? std::vector<Op>{Op::MlpL} : std::vector<Op>{};
+    case Op::SharedExpert: return {Op::AttnL1};
+    case Op::Gate:
+      if (!shortcut) return {Op::AttnL1};
+      if (!shape.has_mlp_block || shape.position == 3) return {};
+      return {shape.position == 2 ? Op::AttnL : Op::MlpL};
+    case Op::Encode: return {Op::Gate};
+    case Op::Dispatch: return {Op::Encode};
+    case Op::Expert: return {Op::Dispatch};
+    case Op::Combine: return {Op::Expert};
+    case Op::Decode: return {Op::Combine};
+    case Op::Output:
+      if (has_shared_expert(shape.arch)) return {Op::Decode, Op::AttnL1, Op::SharedExpert};
+      return {Op::Decode, Op::AttnL1};
+  }
+  return {};
+}
+
+class PlanBuilder {
+ public:
+  PlanBuilder(const UnitShape& shape, bool overlap) : shape_(shape), overlap_(overlap) {}
+
+  void add(Op op, int chunk = 0) {
+    PlanStep step;
+    step.op = op;
+    step.chunk = chunk;
+    step.lane = overlap_ && (op == Op::Dispatch || op == Op::Combine) ? Lane::Comm : Lane::Compute;
+    for (Op input : data_inputs(op, shape_)) {
+      if (is_chunked(input) && is_chunked(op)) {
+        step.deps.push_back(index_.at({input, chunk}));  // chunk i feeds chunk i
+      } else if (is_chunked(input)) {
+        for (int c = 0; c < shape_.chunks; ++c) step.deps.push_back(index_.at({input, c}));
+      } else {
+        step.deps.push_back(index_.at({input, 0}));
+      }
+    }
+    index_[{op, chunk}] = static_cast<int>(plan_.steps.size());
+    plan_.steps.push_back(std::move(step));
+  }
+
+  // E in C chunks, with the comm lane order D1, D2, C1, D3, C2, ..., C_C so that the dispatch of chunk
+  // i+1 overlaps the expert computation of chunk i (Tutel-style).
+  void add_routed_experts() {
+    const int chunks = shape_.chunks;
+    add(Op::Dispatch, 0);
+    for (int c = 0; c < chunks; ++c) {
+      add(Op::Expert, c);
+      if (c + 1 < chunks) add(Op::Dispatch, c + 1);
+      add(Op::Combine, c);
+    }
+  }
+
+  Plan take() { return std::move(plan_); }
+
+ private:
+  UnitShape shape_;
+  bool overlap_;
+  Plan plan_;
+  std::map<std::pair<Op, int>, int> index_;
+};
+
+// Compute ops that precede the gate (the shortcut tensor, or for baselines the whole backbone).
+std::vector<Op> ops_before_gate(const UnitShape& shape) {
+  std::vector<Op> ops;
+  if (!is_shortcut(shape.arch)) {
+    if (shape.has_mlp_block) ops = {Op::AttnL, Op::MlpL};
+    ops.push_back(Op::AttnL1);
+    if (has_shared_expert(shape.arch)) ops.push_back(Op::SharedExpert);
+    return ops;
+  }
+  if (!shape.has_mlp_block) return ops;
+  if (shape.position <= 2) ops.push_back(Op::AttnL);
+  if (shape.position == 1) ops.push_back(Op::MlpL);
+  return ops;
+}
+
+}  // namespace
+
+std::string_view op_name(Op op) { return kOpNames[static_cast<std::size_t>(op)]; }
+
+Category op_category(Op op) {
+  switch (op) {
+    case Op::AttnL:
+    case Op::AttnL1: return Category::Attention;
+    case Op::MlpL: return Category::Mlp;
+    case Op::SharedExpert: return Category::SharedExpert;
+    case Op::Gate: return Category::Gate;
+    case Op::Encode: return Category::Encode;
+    case Op::Dispatch: return Category::Dispatch;
+    case Op::Expert: return Category::Expert;
+    case Op::Combine: return Category::Combine;
+    case Op::Decode: return Category::Decode;
+    case Op::Output: return Category::Other;
+  }
+  return Category::Other;
+}
+
+int routed_copies(Arch arch) { return arch == Arch::Top2 || arch == Arch::ScMoE2 ? 2 : 1; }
+bool has_shared_expert(Arch arch) {
+  return arch == Arch::Shared || arch == Arch::ScMoE || arch == Arch::ScMoE2;
+}
+bool is_shortcut(Arch arch) { return arch == Arch::ScMoE || arch == Arch::ScMoE2; }
+
+std::vector<Op> window_ops(const UnitShape& shape) {
+  if (!is_shortcut(shape.arch)) return {};
+  std::vector<Op> window;
+  if (shape.has_mlp_block) {
+    if (shape.position == 3) window.push_back(Op::AttnL);
+    if (shape.position >= 2) window.push_back(Op::MlpL);
+  }
+  window.push_back(Op::AttnL1);
+  window.push_back(Op::SharedExpert);
+  return window;
+}
+
+int slot_count(const UnitShape& shape) { return static_cast<int>(window_ops(shape).size()) + 1; }
+
+Plan build_plan(const UnitShape& shape, int slot, bool overlap) {
+  if (shape.chunks < 1) throw std::invalid_argument("chunks must be >= 1, got " + std::to_string(shape.chunks));
+  const std::vector<Op> window = window_ops(shape);
+  if (slot < 1 || slot > static_cast<int>(window.size()) + 1) {
+    throw std::invalid_argument("slot " + std::to_string(slot) + " outside 1.." +
+                                std::to_string(window.size() + 1));
+  }
+  PlanBuilder builder(shape, overlap);
+  for (Op op : ops_before_gate(shape)) builder.add(op);
+  builder.add(Op::Gate);     // as early as possible: the gate only needs the shortcut tensor
+  builder.add(Op::Encode);
+  for (int i = 0; i <= static_cast<int>(window.size()); ++i) {
+    if (i == slot - 1) builder.add_routed_experts();
+    if (i < static_cast<int>(window.size())) builder.add(window[static_cast<std::size_t>(i)]);
+  }
+  builder.add(Op::Decode);   // as late as possible: right before the residual sum
+  builder.add(Op::Output);
+  return builder.take();
+}
+
+namespace {
+struct StepTiming {
+  double start = 0.0;
+  double end = 0.0;
+};
+
+std::vector<StepTiming> simulate_steps(const Plan& plan, const OpTimes& times, int chunks) {
+  std::vector<StepTiming> timing(plan.steps.size());
+  std::array<double, 2> lane_free{0.0, 0.0};
+  for (std::size_t i = 0; i < plan.steps.size(); ++i) {
+    const PlanStep& step = plan.steps[i];
+    double start = lane_free[static_cast<std::size_t>(step.lane)];
+    for (int d : step.deps) start = std::max(start, timing[static_cast<std::size_t>(d)].end);
+    const double duration = is_chunked(step.op) ? times[step.op] / chunks : times[step.op];
+    timing[i] = {start, start + duration};
+    lane_free[static_cast<std::size_t>(step.lane)] = start + duration;
+  }
+  return timing;
+}
+}  // namespace
+
+double simulate_ms(const Plan& plan, const OpTimes& times, int chunks) {
+  double end = 0.0;
+  for (const StepTiming& t : simulate_steps(plan, times, chunks)) end = std::max(end, t.end);
+  return end;
+}
+
+std::vector<SlotRow> slot_table(const OpTimes& times, const UnitShape& shape) {
+  const std::vector<Op> window = window_ops(shape);
+  double window_ms = 0.0;
+  for (Op op : window) window_ms += times[op];
+  std::vector<SlotRow> table;
+  double before = 0.0;
+  for (int k = 1; k <= static_cast<int>(window.size()) + 1; ++k) {
+    if (k > 1) before += times[window[static_cast<std::size_t>(k - 2)]];
+    SlotRow row;
+    row.slot = k;
+    row.t_pre_ms = before;
+    row.t_post_ms = window_ms - before;
+    row.objective_ms = std::abs(row.t_pre_ms - times[Op::Dispatch]) + std::abs(row.t_post_ms - times[Op::Combine]);
+    row.exposed_ms = std::max(0.0, times[Op::Dispatch] - row.t_pre_ms) +
+                     std::max(0.0, times[Op::Combine] - row.t_post_ms);
+    row.predicted_ms = simulate_ms(build_plan(shape, k, /*overlap=*/true), times, shape.chunks);
+    table.push_back(row);
+  }
+  return table;
+}
+
+int best_slot(const std::vector<SlotRow>& table) {
+  if (table.empty()) throw std::invalid_argument("best_slot: empty slot table");
+  const SlotRow* best = &table.front();
+  for (const SlotRow& row : table) {
+    if (row.objective_ms < best->objective_ms ||
+        (row.objective_ms == best->objective_ms && row.exposed_ms < best->exposed_ms)) {
+      best = &row;
+    }
+  }
+  return best->slot;
+}
+
+OpTimes times_for_arch(const OpTimes& measured, Arch measured_arch, Arch target) {
+  OpTimes out = measured;
+  const double scale = static_cast<double>(routed_copies(target)) / routed_copies(measured_arch);
+  for (Op op : {Op::Encode, Op::Dispatch, Op::Expert, Op::Combine, Op::Decode}) out[op] = measured[op] * scale;
+  if (!has_shared_expert(target)) {
+    out[Op::SharedExpert] = 0.0;
+  } else if (!has_shared_expert(measured_arch)) {
+    // The shared expert is a dense MLP the size of one expert applied to every token: one routed copy.
+    out[Op::SharedExpert] = measured[Op::Expert] / routed_copies(measured_arch);
+  }
+  return out;
+}
+
+Trace predicted_timeline(const Plan& plan, const OpTimes& times, int chunks, int units, bool emulated_link) {
+  Trace trace;
+  trace.ranks.push_back({0, "rank 0 (predicted)"});
+  const std::uint32_t compute = trace.track_for({0, 0, DeviceKind::Cpu, TrackKind::ComputeLane, 0, "compute"});
+  const std::uint32_t comm = trace.track_for({0, 0, DeviceKind::Cpu, TrackKind::CommLane, 1, "comm"});
+  const std::vector<StepTiming> timing = simulate_steps(plan, times, chunks);
+  double unit_ms = 0.0;
+  for (const StepTiming& t : timing) unit_ms = std::max(unit_ms, t.end);
+  constexpr double kNsPerMs = 1e6;
+  for (int u = 0; u < units; ++u) {
+    const double offset = u * unit_ms;
+    for (std::size_t i = 0; i < plan.steps.size(); ++i) {
+      const PlanStep& step = plan.steps[i];
+      Span span;
+      span.start_ns = std::llround((offset + timing[i].start) * kNsPerMs);
+      span.end_ns = std::llround((offset + timing[i].end) * kNsPerMs);
+      span.name = trace.strings.intern(op_name(step.op));
+      span.category = op_category(step.op);
+      const bool block_mlp_op = step.op == Op::AttnL || step.op == Op::MlpL;
+      span.layer = 2 * u + (block_mlp_op ? 0 : 1);
+      span.op_instance = step.chunk;
+      span.flags = kSpanPredicted;
+      if (emulated_link && is_communication(span.category)) span.flags |= kSpanEmulated;
+      trace.tracks[step.lane == Lane::Comm ? comm : compute].spans.push_back(span);
+    }
+  }
+  trace.metadata.emplace_back("source", "cost model prediction");
+  trace.finalize();
+  return trace;
+}
+
+}  // namespace scmoe::prof::cost

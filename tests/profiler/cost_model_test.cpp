@@ -1,0 +1,138 @@
+// The cost model against numbers worked out by hand from scmoe-method.md §4.
+#include "scmoe/profiler/cost_model.h"
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+namespace cost = scmoe::prof::cost;
+using cost::Op;
+
+namespace {
+
+// pos 2 window: MLP 3, Attn 2, SE 1; T_disp 4.5, T_comb 2.
+cost::OpTimes pos2_times() {
+  cost::OpTimes t;
+  t[Op::AttnL] = 2.0;
+  t[Op::MlpL] = 3.0;
+  t[Op::AttnL1] = 2.0;
+  t[Op::SharedExpert] = 1.0;
+  t[Op::Gate] = 0.5;
+  t[Op::Encode] = 0.25;
+  t[Op::Dispatch] = 4.5;
+  t[Op::Expert] = 1.5;
+  t[Op::Combine] = 2.0;
+  t[Op::Decode] = 0.25;
+  t[Op::Output] = 0.1;
+  return t;
+}
+
+std::vector<Op> lane_order(const cost::Plan& plan, cost::Lane lane) {
+  std::vector<Op> ops;
+  for (const auto& s : plan.steps) {
+    if (s.lane == lane) ops.push_back(s.op);
+  }
+  return ops;
+}
+
+}  // namespace
+
+TEST(CostModel, SlotTableMatchesHandComputedPos2) {
+  const cost::UnitShape shape{cost::Arch::ScMoE, 2, true, 1};
+  const auto table = cost::slot_table(pos2_times(), shape);
+  ASSERT_EQ(table.size(), 4u);
+  // K: T_pre, T_post, |T_pre-4.5|+|T_post-2|, max(0,4.5-T_pre)+max(0,2-T_post)
+  struct Row { double pre, post, obj, exposed; };
+  const Row expected[] = {{0, 6, 8.5, 4.5}, {3, 3, 2.5, 1.5}, {5, 1, 1.5, 1.0}, {6, 0, 3.5, 2.0}};
+  const double compute_sum = 2 + 0.5 + 0.25 + 3 + 2 + 1 + 1.5 + 0.25 + 0.1;  // all compute ops = 10.6
+  for (int k = 0; k < 4; ++k) {
+    SCOPED_TRACE(k + 1);
+    EXPECT_EQ(table[k].slot, k + 1);
+    EXPECT_DOUBLE_EQ(table[k].t_pre_ms, expected[k].pre);
+    EXPECT_DOUBLE_EQ(table[k].t_post_ms, expected[k].post);
+    EXPECT_DOUBLE_EQ(table[k].objective_ms, expected[k].obj);
+    EXPECT_DOUBLE_EQ(table[k].exposed_ms, expected[k].exposed);
+    // §4: predicted pair time = sum of all compute + X(K).
+    EXPECT_NEAR(table[k].predicted_ms, compute_sum + expected[k].exposed, 1e-12);
+  }
+  EXPECT_EQ(cost::best_slot(table), 3);
+}
+
+TEST(CostModel, BestSlotIsArgminOfObjectiveWithTieBreaks) {
+  std::vector<cost::SlotRow> table = {{1, 0, 0, 5.0, 1.0, 0}, {2, 0, 0, 2.0, 1.5, 0}, {3, 0, 0, 2.0, 0.5, 0},
+                                      {4, 0, 0, 7.0, 0.0, 0}};
+  EXPECT_EQ(cost::best_slot(table), 3);  // equal objective: smaller exposed wins
+  table[2].exposed_ms = 1.5;
+  EXPECT_EQ(cost::best_slot(table), 2);  // full tie: smaller slot wins
+  EXPECT_THROW(cost::best_slot({}), std::invalid_argument);
+}
+
+TEST(CostModel, SlotCountsPerPosition) {
+  EXPECT_EQ(cost::slot_count({cost::Arch::ScMoE, 1, true, 1}), 3);
+  EXPECT_EQ(cost::slot_count({cost::Arch::ScMoE, 2, true, 1}), 4);
+  EXPECT_EQ(cost::slot_count({cost::Arch::ScMoE, 3, true, 1}), 5);
+  EXPECT_EQ(cost::slot_count({cost::Arch::ScMoE2, 1, false, 1}), 3);
+  EXPECT_EQ(cost::slot_count({cost::Arch::Top2, 2, true, 1}), 1);
+}
+
+TEST(CostModel, OverlapPlanPutsExpertAtSlotAndCommOnCommLane) {
+  const auto plan = cost::build_plan({cost::Arch::ScMoE, 2, true, 1}, 2, true);
+  const std::vector<Op> compute = {Op::AttnL, Op::Gate, Op::Encode, Op::MlpL, Op::Expert,
+                                   Op::AttnL1, Op::SharedExpert, Op::Decode, Op::Output};
+  EXPECT_EQ(lane_order(plan, cost::Lane::Compute), compute);
+  EXPECT_EQ(lane_order(plan, cost::Lane::Comm), (std::vector<Op>{Op::Dispatch, Op::Combine}));
+  for (std::size_t i = 0; i < plan.steps.size(); ++i) {
+    for (int d : plan.steps[i].deps) EXPECT_LT(d, static_cast<int>(i));
+  }
+  EXPECT_THROW(cost::build_plan({cost::Arch::ScMoE, 2, true, 1}, 5, true), std::invalid_argument);
+}
+
+TEST(CostModel, SequentialPlanTakesTheSumOfEverything) {
+  const auto times = pos2_times();
+  double sum = 0.0;
+  for (double ms : times.ms) sum += ms;
+  const auto plan = cost::build_plan({cost::Arch::ScMoE, 2, true, 1}, 1, false);
+  EXPECT_TRUE(lane_order(plan, cost::Lane::Comm).empty());
+  EXPECT_NEAR(cost::simulate_ms(plan, times, 1), sum, 1e-12);
+}
+
+TEST(CostModel, PipelinedChunksOverlapDispatchWithExperts) {
+  cost::OpTimes t;
+  t[Op::AttnL] = 1;
+  t[Op::MlpL] = 1;
+  t[Op::AttnL1] = 1;
+  t[Op::Dispatch] = 4;
+  t[Op::Expert] = 2;
+  t[Op::Combine] = 4;
+  // Unchunked top-1: 3 + 4 + 2 + 4 = 13. Two chunks (D 2, E 1, C 2 each), comm order D1 D2 C1 C2:
+  // D1 [3,5] E1 [5,6] D2 [5,7] C1 [7,9] E2 [7,8] C2 [9,11] -> 11.
+  EXPECT_DOUBLE_EQ(cost::simulate_ms(cost::build_plan({cost::Arch::Top1, 2, true, 1}, 1, true), t, 1), 13.0);
+  EXPECT_DOUBLE_EQ(cost::simulate_ms(cost::build_plan({cost::Arch::Top1, 2, true, 2}, 1, true), t, 2), 11.0);
+}
+
+TEST(CostModel, TimesForTop2DoubleTheRoutedWorkAndDropTheSharedExpert) {
+  const auto top2 = cost::times_for_arch(pos2_times(), cost::Arch::ScMoE, cost::Arch::Top2);
+  EXPECT_DOUBLE_EQ(top2[Op::Expert], 3.0);
+  EXPECT_DOUBLE_EQ(top2[Op::Dispatch], 9.0);
+  EXPECT_DOUBLE_EQ(top2[Op::Combine], 4.0);
+  EXPECT_DOUBLE_EQ(top2[Op::SharedExpert], 0.0);
+  EXPECT_DOUBLE_EQ(top2[Op::MlpL], 3.0);
+  const auto shared = cost::times_for_arch(top2, cost::Arch::Top2, cost::Arch::Shared);
+  EXPECT_DOUBLE_EQ(shared[Op::SharedExpert], 1.5);  // one copy of the routed expert work
+  // Top-2 everything serial: 2 + 3 + 2 + 0.5 + 0.5 + 9 + 3 + 4 + 0.5 + 0.1
+  EXPECT_NEAR(cost::simulate_ms(cost::build_plan({cost::Arch::Top2, 2, true, 1}, 1, true), top2, 1), 24.6, 1e-12);
+}
+
+TEST(CostModel, PredictedTimelineIsFlaggedAndRepeatsUnits) {
+  const auto plan = cost::build_plan({cost::Arch::ScMoE, 2, true, 1}, 3, true);
+  const auto trace = cost::predicted_timeline(plan, pos2_times(), 1, 2, true);
+  ASSERT_EQ(trace.tracks.size(), 2u);
+  EXPECT_EQ(trace.span_count(), 2 * plan.steps.size());
+  for (const auto& track : trace.tracks) {
+    for (const auto& s : track.spans) {
+      EXPECT_TRUE(s.has_flag(scmoe::prof::kSpanPredicted));
+      EXPECT_EQ(s.has_flag(scmoe::prof::kSpanEmulated), scmoe::prof::is_communication(s.category));
+    }
+  }
+  EXPECT_EQ(trace.end_ns(), 2 * 11'600'000);  // two units of 11.6 ms (slot 3)
+}
