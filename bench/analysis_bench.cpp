@@ -1,0 +1,129 @@
+// Analysis speed on a generated 10-million-span trace: 8 ranks, each with two compute streams and one
+// communication stream, 20 iterations of MoE-like layers (attention, gate, experts on the compute
+// streams; dispatch / combine on the comm stream, partly overlapping the compute).
+//
+// Reported: whole-trace overlap (the goal: < 1 s on one core), per-iteration overlap, the
+// per-op breakdown, and - as the ratio measured in the same run - a baseline that does what a naive
+// tool does: put every span's start/end event of a rank into one array, sort it, and sweep counters.
+//
+// Run: build/<dir>/bench/scmoe_analysis_bench --benchmark_min_time=1x   (single-threaded throughout)
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <random>
+
+#include "scmoe/profiler/analysis/breakdown.h"
+#include "scmoe/profiler/analysis/overlap.h"
+
+namespace {
+
+using namespace scmoe::prof;
+
+constexpr int kRanks = 8;
+constexpr int kIterations = 20;
+constexpr std::size_t kTargetSpans = 10'000'000;
+
+const Trace& big_trace() {
+  static const Trace trace = [] {
+    Trace t;
+    std::mt19937_64 rng(2024);
+    std::uniform_int_distribution<int> jitter(0, 400);
+    const std::uint32_t names[] = {t.strings.intern("attention"), t.strings.intern("gate"), t.strings.intern("expert_gemm"),
+                                   t.strings.intern("dispatch_a2a"), t.strings.intern("combine_a2a")};
+    const std::size_t per_rank_layers = kTargetSpans / kRanks / 5;  // 5 spans per layer step
+    for (int r = 0; r < kRanks; ++r) {
+      TrackInfo s0, s1, comm;
+      s0.rank = s1.rank = comm.rank = r;
+      s0.device_kind = s1.device_kind = comm.device_kind = DeviceKind::Gpu;
+      s0.kind = s1.kind = comm.kind = TrackKind::CudaStream;
+      s0.native_id = 7, s1.native_id = 8, comm.native_id = 20;
+      const auto t0 = t.track_for(s0), t1 = t.track_for(s1), tc = t.track_for(comm);
+      std::int64_t clock = 0;
+      for (std::size_t l = 0; l < per_rank_layers; ++l) {
+        const std::int32_t iteration = std::int32_t(l * kIterations / per_rank_layers);
+        auto add = [&](std::uint32_t track, std::int64_t start, std::int64_t len, int name, Category c) {
+          Span s;
+          s.start_ns = start, s.end_ns = start + len, s.name = names[name], s.category = c, s.iteration = iteration;
+          t.tracks[track].spans.push_back(s);
+        };
+        const std::int64_t attn = 2000 + jitter(rng), gate = 300 + jitter(rng), expert = 3000 + jitter(rng);
+        add(t0, clock, attn, 0, Category::Attention);
+        add(t0, clock + attn, gate, 1, Category::Gate);
+        add(tc, clock + attn + gate, 1500 + jitter(rng), 3, Category::Dispatch);  // overlaps the shared expert
+        add(t1, clock + attn + gate + 100, expert, 2, Category::Expert);
+        add(tc, clock + attn + gate + expert + 200, 1200 + jitter(rng), 4, Category::Combine);
+        clock += attn + gate + expert + 1000;
+      }
+    }
+    t.finalize();
+    return t;
+  }();
+  return trace;
+}
+
+void BM_WholeTraceOverlap(benchmark::State& state) {
+  const Trace& t = big_trace();
+  analysis::OverlapOptions options;
+  options.per_iteration = false;
+  for (auto _ : state) benchmark::DoNotOptimize(analysis::analyze_overlap(t, options));
+  state.counters["spans"] = double(t.span_count());
+  state.counters["spans/s"] = benchmark::Counter(double(t.span_count()), benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void BM_PerIterationOverlap(benchmark::State& state) {
+  const Trace& t = big_trace();
+  for (auto _ : state) benchmark::DoNotOptimize(analysis::analyze_overlap(t));
+  state.counters["spans/s"] = benchmark::Counter(double(t.span_count()), benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void BM_Breakdown(benchmark::State& state) {
+  const Trace& t = big_trace();
+  for (auto _ : state) benchmark::DoNotOptimize(analysis::breakdown(t));
+  state.counters["spans/s"] = benchmark::Counter(double(t.span_count()), benchmark::Counter::kIsIterationInvariantRate);
+}
+
+// Baseline: sort all (time, +-1, is_comm) events of a rank and sweep two counters. Same numbers, the
+// way a tool without per-track sorted unions computes them.
+void BM_BaselineSortSweepOverlap(benchmark::State& state) {
+  const Trace& t = big_trace();
+  struct Event {
+    std::int64_t time;
+    std::int8_t delta;
+    bool comm;
+  };
+  for (auto _ : state) {
+    std::int64_t overlapped_total = 0, comm_total = 0;
+    for (int r = 0; r < kRanks; ++r) {
+      std::vector<Event> events;
+      for (const Track& tr : t.tracks) {
+        if (tr.info.rank != r) continue;
+        for (const Span& s : tr.spans) {
+          const bool comm = is_communication(s.category);
+          if (!comm && !is_computation(s.category)) continue;
+          events.push_back({s.start_ns, +1, comm});
+          events.push_back({s.end_ns, -1, comm});
+        }
+      }
+      std::sort(events.begin(), events.end(), [](const Event& a, const Event& b) { return a.time < b.time; });
+      int comm_open = 0, compute_open = 0;
+      std::int64_t last = 0;
+      for (const Event& e : events) {
+        if (comm_open > 0) comm_total += e.time - last;
+        if (comm_open > 0 && compute_open > 0) overlapped_total += e.time - last;
+        (e.comm ? comm_open : compute_open) += e.delta;
+        last = e.time;
+      }
+    }
+    benchmark::DoNotOptimize(overlapped_total);
+    benchmark::DoNotOptimize(comm_total);
+  }
+}
+
+BENCHMARK(BM_WholeTraceOverlap)->Unit(benchmark::kMillisecond)->Iterations(5);
+BENCHMARK(BM_PerIterationOverlap)->Unit(benchmark::kMillisecond)->Iterations(3);
+BENCHMARK(BM_Breakdown)->Unit(benchmark::kMillisecond)->Iterations(3);
+BENCHMARK(BM_BaselineSortSweepOverlap)->Unit(benchmark::kMillisecond)->Iterations(3);
+
+}  // namespace
+
+BENCHMARK_MAIN();
