@@ -1,0 +1,147 @@
+// Frame time of the timeline with one million spans in view, rendered offscreen into a 1920x1080 QImage
+// at several zoom levels, against a naive painter that walks every span per frame (what a per-item
+// delegate does). Plain main: prints one table; the ratio naive / level-of-detail is the result.
+//
+//   QT_QPA_PLATFORM=offscreen build/ui/bench/timeline_bench [spans]
+#include <QApplication>
+#include <QImage>
+#include <QPainter>
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <random>
+
+#include "scmoe/ui/category_style.h"
+#include "scmoe/ui/draw_list.h"
+#include "scmoe/ui/timeline_widget.h"
+#include "scmoe/ui/view_state.h"
+
+using namespace scmoe;
+using namespace scmoe::ui;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+// 8 ranks x (compute + comm lane); compute spans 200..2000 ns back to back with small gaps, comm spans
+// overlapping them, like an engine run of many iterations.
+std::shared_ptr<prof::Trace> make_trace(std::size_t total_spans) {
+  auto trace = std::make_shared<prof::Trace>();
+  std::mt19937 rng(42);
+  std::uniform_int_distribution<int> len(200, 2000), gap(0, 300);
+  const std::uint32_t names[] = {trace->strings.intern("attention"), trace->strings.intern("mlp"),
+                                 trace->strings.intern("expert"), trace->strings.intern("dispatch"),
+                                 trace->strings.intern("combine")};
+  const int ranks = 8;
+  const std::size_t per_track = total_spans / (2 * ranks);
+  for (int r = 0; r < ranks; ++r) {
+    for (int lane = 0; lane < 2; ++lane) {
+      const auto ti = trace->track_for({r, 0, prof::DeviceKind::Gpu,
+                                        lane ? prof::TrackKind::CommLane : prof::TrackKind::ComputeLane, lane,
+                                        lane ? "comm" : "compute"});
+      auto& spans = trace->tracks[ti].spans;
+      spans.reserve(per_track);
+      std::int64_t t = 0;
+      for (std::size_t i = 0; i < per_track; ++i) {
+        prof::Span s;
+        s.start_ns = t + gap(rng) + (lane ? 500 : 0);
+        s.end_ns = s.start_ns + len(rng);
+        const int k = lane ? 3 + int(i % 2) : int(i % 3);
+        s.name = names[k];
+        s.category = lane ? (k == 3 ? prof::Category::Dispatch : prof::Category::Combine)
+                          : (k == 0 ? prof::Category::Attention : k == 1 ? prof::Category::Mlp : prof::Category::Expert);
+        if (lane) s.flags = prof::kSpanEmulated;
+        t = s.end_ns;
+        spans.push_back(s);
+      }
+    }
+  }
+  trace->finalize();
+  return trace;
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+// Milliseconds per frame of the real widget painter (draw list + paint).
+double lod_frame_ms(TimelineWidget& w, QImage& image, int frames) {
+  std::vector<double> times;
+  for (int i = 0; i < frames; ++i) {
+    const auto t0 = Clock::now();
+    QPainter p(&image);
+    w.renderTo(p, image.size());
+    p.end();
+    times.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+  }
+  return median(times);
+}
+
+// The naive painter: one fillRect per span of every row, every frame.
+double naive_frame_ms(const TimelineWidget& w, QImage& image, int frames) {
+  const TimelineLayout& layout = *w.layout();
+  const TimeWindow win = w.viewState()->window();
+  const double plot = image.width() - TimelineWidget::kHeaderWidth;
+  std::vector<double> times;
+  for (int i = 0; i < frames; ++i) {
+    const auto t0 = Clock::now();
+    QPainter p(&image);
+    p.fillRect(image.rect(), Qt::white);
+    for (const Row& row : w.rows()) {
+      if (row.kind != RowKind::Lane) continue;
+      const auto& spans = layout.trace().tracks[row.track].spans;
+      const Lane& lane = layout.lanes(row.track)[row.lane];
+      for (std::size_t k = 0; k < lane.size(); ++k) {
+        const double x0 = TimelineWidget::kHeaderWidth + double(lane.starts[k] - win.start_ns) * plot / double(win.length());
+        const double x1 = TimelineWidget::kHeaderWidth + double(lane.ends[k] - win.start_ns) * plot / double(win.length());
+        if (x1 < TimelineWidget::kHeaderWidth || x0 > image.width()) continue;
+        p.fillRect(QRectF(x0, TimelineWidget::kRulerHeight + row.y + 2, std::max(1.0, x1 - x0), row.height - 4),
+                   category_color(spans[lane.ids[k]].category));
+      }
+    }
+    p.end();
+    times.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+  }
+  return median(times);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM")) qputenv("QT_QPA_PLATFORM", "offscreen");
+  QApplication app(argc, argv);
+  const std::size_t total = argc > 1 ? std::stoul(argv[1]) : 1'000'000;
+  const auto build0 = Clock::now();
+  auto trace = make_trace(total);
+  ViewState state;
+  TimelineWidget w(&state);
+  w.resize(1920, 1080);
+  w.setTrace(trace);
+  const double layout_ms = std::chrono::duration<double, std::milli>(Clock::now() - build0).count();
+  QImage image(1920, 1080, QImage::Format_ARGB32_Premultiplied);
+  const TimeWindow full = state.window();
+  std::printf("spans %zu, rows %zu, trace+layout build %.0f ms (once per trace)\n", trace->span_count(),
+              w.rows().size(), layout_ms);
+  std::printf("%-28s %12s %14s %12s %8s\n", "view", "spans in view", "LOD ms/frame", "naive ms", "ratio");
+  struct View { const char* name; double fraction; };
+  for (View v : {View{"all (zoomed out)", 1.0}, View{"1/10 of the trace", 0.1}, View{"1/1000 of the trace", 0.001},
+                 View{"1/100000 (deep zoom)", 0.00001}}) {
+    const std::int64_t length = std::max<std::int64_t>(1000, std::int64_t(double(full.length()) * v.fraction));
+    const std::int64_t start = full.start_ns + (full.length() - length) / 2;
+    state.setWindow({start, start + length});
+    std::size_t in_view = 0;
+    for (const auto& track : trace->tracks)
+      for (const auto& s : track.spans) in_view += (s.end_ns > start && s.start_ns < start + length);
+    const double lod = lod_frame_ms(w, image, 15);
+    // Pan: the same zoom shifted by a few pixels per frame, as a drag does.
+    std::vector<double> pan;
+    for (int i = 0; i < 15; ++i) {
+      w.panByPixels(7);
+      pan.push_back(lod_frame_ms(w, image, 1));
+    }
+    const double naive = naive_frame_ms(w, image, 3);
+    std::printf("%-28s %12zu %14.2f %12.1f %7.0fx   (pan %.2f ms/frame)\n", v.name, in_view, lod, naive,
+                naive / lod, median(pan));
+  }
+  return 0;
+}
