@@ -70,13 +70,14 @@ void expect_row(const OverlapRow& got, const RefRow& want, const std::string& wh
   expect_same(got.other_comm, want.other, what + " other_comm");
 }
 
-// Random multi-rank trace: some device tracks, some host threads, overlapping and zero-length spans.
+// Random multi-rank trace: device tracks, host threads and annotation tracks, overlapping and
+// zero-length spans.
 Trace random_trace(std::mt19937& rng, bool tag_iterations) {
   Trace t;
   const std::uint32_t kernel = t.strings.intern("kernel");
   const int ranks = std::uniform_int_distribution<int>(1, 3)(rng);
   std::uniform_int_distribution<int> start(0, 500), len(0, 60), cat(0, kCategoryCount - 1), count(0, 15),
-      kind(0, 4), iter(-1, 2);
+      kind(0, 5), iter(-1, 2);
   for (int r = 0; r < ranks; ++r) {
     const int tracks = std::uniform_int_distribution<int>(1, 4)(rng);
     for (int k = 0; k < tracks; ++k) {
@@ -100,16 +101,25 @@ Trace random_trace(std::mt19937& rng, bool tag_iterations) {
   return t;
 }
 
-// The selection rule stated in overlap.h, restated: device-side tracks, else host threads.
+// The selection rule stated in overlap.h, restated: lanes and CUDA streams, else host threads; any
+// other kind (kind 5 = annotation ranges) never counts.
+bool is_device_side(TrackKind k) {
+  return k == TrackKind::ComputeLane || k == TrackKind::CommLane || k == TrackKind::CopyLane ||
+         k == TrackKind::CudaStream;
+}
+
 std::vector<Span> selected_spans(const Trace& t, std::int32_t rank) {
   std::vector<Span> device, host;
+  bool any_device = false;
   for (const Track& tr : t.tracks) {
     if (tr.info.rank != rank) continue;
-    auto& dst = tr.info.kind == TrackKind::HostThread ? host : device;
-    dst.insert(dst.end(), tr.spans.begin(), tr.spans.end());
+    if (is_device_side(tr.info.kind)) {
+      any_device = true;
+      device.insert(device.end(), tr.spans.begin(), tr.spans.end());
+    } else if (tr.info.kind == TrackKind::HostThread) {
+      host.insert(host.end(), tr.spans.begin(), tr.spans.end());
+    }
   }
-  bool any_device = false;
-  for (const Track& tr : t.tracks) any_device |= tr.info.rank == rank && tr.info.kind != TrackKind::HostThread;
   return any_device ? device : host;
 }
 

@@ -128,7 +128,14 @@ std::vector<std::uint32_t> selected_tracks(const Trace& trace, std::int32_t rank
   for (std::uint32_t i = 0; i < trace.tracks.size(); ++i) {
     const TrackInfo& info = trace.tracks[i].info;
     if (info.rank != rank) continue;
-    (info.kind == TrackKind::HostThread ? host : device).push_back(i);
+    switch (info.kind) {
+      case TrackKind::ComputeLane:
+      case TrackKind::CommLane:
+      case TrackKind::CopyLane:
+      case TrackKind::CudaStream: device.push_back(i); break;
+      case TrackKind::HostThread: host.push_back(i); break;
+      default: break;  // annotation ranges label other tracks' work; they are not work themselves
+    }
   }
   if (selection == TrackSelection::All) {
     device.insert(device.end(), host.begin(), host.end());

@@ -47,11 +47,14 @@ struct OverlapRow {
 };
 
 enum class TrackSelection : std::uint8_t {
-  // Per rank: the device-side tracks (lanes and CUDA streams, TrackKind != HostThread). A rank with none
-  // uses its host threads instead. CPU ops of an imported PyTorch trace therefore never count as
-  // computation next to its GPU kernels, as in HTA.
+  // Per rank: the device-side tracks (engine lanes and CUDA streams). A rank with none uses its host
+  // threads instead. CPU ops of an imported PyTorch trace therefore never count as computation next to
+  // its GPU kernels, as in HTA.
   Auto,
-  All,  // every track of the rank
+  All,  // lanes, CUDA streams and host threads of the rank
+  // Either way, tracks of any other kind (annotation ranges such as NVTX / user_annotation) are skipped:
+  // they label work done elsewhere.
+
 };
 
 struct OverlapOptions {
