@@ -1,29 +1,11 @@
 #include "scmoe/ui/category_style.h"
 
-#include <array>
+#include "scmoe/profiler/report/palette.h"
 
 namespace scmoe::ui {
 
-namespace {
-// Compute in cool/neutral hues, communication in warm ones, so overlap reads at a glance.
-constexpr std::array<QRgb, prof::kCategoryCount> kCategoryColors = {
-    0x4e79a7,  // attention
-    0x59a14f,  // mlp
-    0x8cd17d,  // expert
-    0x76b7b2,  // shared_expert
-    0xb07aa1,  // gate
-    0x9c755f,  // encode
-    0xbab0ac,  // decode
-    0xe15759,  // dispatch
-    0xf28e2b,  // combine
-    0xff9da7,  // other_comm
-    0xedc948,  // memcpy
-    0xd4a6c8,  // memset
-    0x86bcb6,  // other
-};
-}  // namespace
-
-QColor category_color(prof::Category c) { return QColor(kCategoryColors[static_cast<std::size_t>(c)]); }
+// The shared palette: a category has the same colour in the studio, the HTML/SVG reports and the CLI.
+QColor category_color(prof::Category c) { return QColor(QRgb(prof::category_rgb(c))); }
 
 QString category_label(prof::Category c) {
   const std::string_view name = prof::category_name(c);

@@ -7,9 +7,11 @@
 #include <queue>
 #include <set>
 
+#include "scmoe/profiler/analysis/overlap.h"
+
 namespace scmoe::ui {
 
-using Interval = std::pair<std::int64_t, std::int64_t>;
+using prof::analysis::IntervalSet;
 
 std::vector<Lane> pack_into_lanes(const std::vector<prof::Span>& spans, std::vector<std::uint32_t>* lane_of_span) {
   std::vector<std::uint32_t> order(spans.size());
@@ -49,52 +51,19 @@ std::vector<Lane> pack_into_lanes(const std::vector<prof::Span>& spans, std::vec
   return lanes;
 }
 
-std::vector<Interval> merge_intervals(std::vector<Interval> intervals) {
-  std::sort(intervals.begin(), intervals.end());
-  std::vector<Interval> merged;
-  for (const Interval& iv : intervals) {
-    if (iv.second <= iv.first) continue;
-    if (!merged.empty() && iv.first <= merged.back().second) {
-      merged.back().second = std::max(merged.back().second, iv.second);
-    } else {
-      merged.push_back(iv);
-    }
-  }
-  return merged;
-}
-
 namespace {
 
-std::int64_t total_length(const std::vector<Interval>& list) {
-  std::int64_t n = 0;
-  for (const auto& [a, b] : list) n += b - a;
-  return n;
-}
-
-// Length of the intersection of two merged interval lists (two-pointer walk).
-std::int64_t intersection_length(const std::vector<Interval>& x, const std::vector<Interval>& y) {
-  std::int64_t n = 0;
-  std::size_t i = 0, j = 0;
-  while (i < x.size() && j < y.size()) {
-    const std::int64_t lo = std::max(x[i].first, y[j].first);
-    const std::int64_t hi = std::min(x[i].second, y[j].second);
-    if (hi > lo) n += hi - lo;
-    if (x[i].second < y[j].second) ++i; else ++j;
-  }
-  return n;
-}
-
-bool covers(const std::vector<Interval>& list, std::size_t& cursor, std::int64_t a) {
-  while (cursor < list.size() && list[cursor].second <= a) ++cursor;
-  return cursor < list.size() && list[cursor].first <= a;
+bool covers(const IntervalSet& list, std::size_t& cursor, std::int64_t a) {
+  while (cursor < list.size() && list[cursor].end <= a) ++cursor;
+  return cursor < list.size() && list[cursor].start <= a;
 }
 
 // Splits the time covered by compute or comm into the three band states, as sorted disjoint lanes.
-void build_band(const std::vector<Interval>& compute, const std::vector<Interval>& comm, Lane (&band)[kBandStateCount]) {
+void build_band(const IntervalSet& compute, const IntervalSet& comm, Lane (&band)[kBandStateCount]) {
   std::vector<std::int64_t> cuts;
   cuts.reserve(2 * (compute.size() + comm.size()));
-  for (const auto& [a, b] : compute) { cuts.push_back(a); cuts.push_back(b); }
-  for (const auto& [a, b] : comm) { cuts.push_back(a); cuts.push_back(b); }
+  for (const auto& iv : compute) { cuts.push_back(iv.start); cuts.push_back(iv.end); }
+  for (const auto& iv : comm) { cuts.push_back(iv.start); cuts.push_back(iv.end); }
   std::sort(cuts.begin(), cuts.end());
   cuts.erase(std::unique(cuts.begin(), cuts.end()), cuts.end());
   std::size_t ci = 0, mi = 0;
@@ -141,6 +110,7 @@ TimelineLayout::TimelineLayout(std::shared_ptr<const prof::Trace> trace) : trace
     tracks_by_rank[t.tracks[ti].info.rank].push_back(ti);
   }
   begin_ns_ = t.begin_ns();
+  const std::vector<prof::analysis::RankUnions> all_unions = prof::analysis::rank_unions(t);
   end_ns_ = t.end_ns();
 
   for (auto& [rank, tracks] : tracks_by_rank) {
@@ -156,37 +126,22 @@ TimelineLayout::TimelineLayout(std::shared_ptr<const prof::Trace> trace) : trace
       return x.native_id < y.native_id;
     });
     group.tracks = tracks;
-    std::vector<Interval> compute, comm, dispatch, combine;
-    for (std::uint32_t ti : tracks) {
-      const prof::TrackKind kind = t.tracks[ti].info.kind;
-      // Annotations label other tracks' work (profiler steps, NVTX ranges): they are not work.
-      if (kind == prof::TrackKind::Annotation) continue;
-      for (const prof::Span& s : t.tracks[ti].spans) {
-        // Nested host spans (depth > 0) are inside their parent; counting them adds nothing to a union.
-        const Interval iv{s.start_ns, s.end_ns};
-        if (prof::is_communication(s.category)) {
-          comm.push_back(iv);
-          if (s.category == prof::Category::Dispatch) dispatch.push_back(iv);
-          if (s.category == prof::Category::Combine) combine.push_back(iv);
-        } else if (prof::is_computation(s.category) && kind != prof::TrackKind::HostThread) {
-          // Host threads only launch work; counting CPU-side launch spans as compute would hide exposed
-          // comm on GPU traces. Engine CPU lanes are ComputeLane tracks, so they still count.
-          compute.push_back(iv);
-        }
-      }
+    // The same unions (and track choice) as the overlap analysis, so band and numbers agree with the CLI.
+    const auto unions = std::find_if(all_unions.begin(), all_unions.end(),
+                                     [&](const prof::analysis::RankUnions& u) { return u.rank == rank; });
+    if (unions != all_unions.end()) {
+      using prof::analysis::intersection_length;
+      using prof::analysis::total_length;
+      const IntervalSet comm = unions->comm();
+      group.overlap.compute_ns = total_length(unions->compute);
+      group.overlap.comm_ns = total_length(comm);
+      group.overlap.overlapped_ns = intersection_length(comm, unions->compute);
+      group.overlap.dispatch_ns = total_length(unions->dispatch);
+      group.overlap.dispatch_overlapped_ns = intersection_length(unions->dispatch, unions->compute);
+      group.overlap.combine_ns = total_length(unions->combine);
+      group.overlap.combine_overlapped_ns = intersection_length(unions->combine, unions->compute);
+      build_band(unions->compute, comm, group.band);
     }
-    compute = merge_intervals(std::move(compute));
-    comm = merge_intervals(std::move(comm));
-    dispatch = merge_intervals(std::move(dispatch));
-    combine = merge_intervals(std::move(combine));
-    group.overlap.compute_ns = total_length(compute);
-    group.overlap.comm_ns = total_length(comm);
-    group.overlap.overlapped_ns = intersection_length(comm, compute);
-    group.overlap.dispatch_ns = total_length(dispatch);
-    group.overlap.dispatch_overlapped_ns = intersection_length(dispatch, compute);
-    group.overlap.combine_ns = total_length(combine);
-    group.overlap.combine_overlapped_ns = intersection_length(combine, compute);
-    build_band(compute, comm, group.band);
     ranks_.push_back(std::move(group));
   }
 }

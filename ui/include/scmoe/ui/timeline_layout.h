@@ -22,8 +22,8 @@ struct Lane {
 };
 
 // Per-rank overlap band: the rank's time split into compute only / comm only / overlapped (the rest is
-// idle). Built from the union of compute spans and the union of communication spans of all the rank's
-// tracks, the same definition as the overlap metrics (overlap% = overlapped / comm).
+// idle). Built from prof::analysis::rank_unions, the unions behind the overlap metrics
+// (overlap% = overlapped / comm, HTA's definition), so the band and the numbers always agree.
 enum class BandState : std::uint8_t { ComputeOnly, CommOnly, Overlapped };
 inline constexpr int kBandStateCount = 3;
 
@@ -70,9 +70,5 @@ class TimelineLayout {
 // Greedy interval packing: each span (in start order) goes to the lowest-numbered lane that is free at
 // its start. Optimal (lane count = maximum overlap depth). Exposed for the tests.
 std::vector<Lane> pack_into_lanes(const std::vector<prof::Span>& spans, std::vector<std::uint32_t>* lane_of_span);
-
-// Union of intervals (sorted by start on input) as a sorted, disjoint, merged list.
-std::vector<std::pair<std::int64_t, std::int64_t>> merge_intervals(
-    std::vector<std::pair<std::int64_t, std::int64_t>> intervals);
 
 }  // namespace scmoe::ui
