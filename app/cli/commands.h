@@ -11,4 +11,6 @@ namespace scmoe::cli {
 void set_exit_code(int code);
 int exit_code();
 
+void add_convert_command(CLI::App& app);
+
 }  // namespace scmoe::cli

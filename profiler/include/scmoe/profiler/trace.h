@@ -73,6 +73,8 @@ enum class TrackKind : std::uint8_t {
   CopyLane,     // engine host<->device copy lane
   CudaStream,   // a CUDA stream seen by CUPTI or an imported trace
   HostThread,   // a CPU thread (host spans, CPU ops)
+  Annotation,   // user / NVTX / profiler ranges that label other tracks' work; not work themselves, so
+                // overlap analysis should skip them (Kineto user_annotation, gpu_user_annotation, Trace)
 };
 
 struct TrackInfo {

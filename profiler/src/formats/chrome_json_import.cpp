@@ -1,0 +1,809 @@
+#include "scmoe/profiler/formats/chrome_json_import.h"
+
+#include <simdjson.h>
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <charconv>
+#include <limits>
+#include <numeric>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "scmoe/profiler/formats/chrome_json_schema.h"
+#include "scmoe/profiler/formats/timestamp.h"
+
+namespace scmoe::prof::formats {
+
+namespace od = simdjson::ondemand;
+
+namespace {
+
+constexpr std::size_t kProgressEvery = 1 << 16;  // events between progress callbacks
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\n' || s.back() == '\r' || s.back() == '\t')) {
+    s.remove_suffix(1);
+  }
+  return s;
+}
+
+std::optional<std::int64_t> to_int(std::string_view s) {
+  std::int64_t v = 0;
+  const auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+// Which kind of track an event goes to.
+enum class Lane : std::uint8_t { GpuWork, GpuAnnotation, HostWork, HostAnnotation };
+
+// One (pid, tid, lane) of the file, before it becomes a Trace track.
+struct RawTrack {
+  std::string pid;  // the key text: a number's digits, or '"' + string
+  std::string tid;
+  Lane lane = Lane::HostWork;
+  std::int64_t device = 0;
+  std::int64_t stream = 0;
+  std::vector<Span> spans;
+  std::size_t first_seen = 0;
+};
+
+struct OpenBegin {  // a ph "B" waiting for its "E"
+  Span span;
+};
+
+struct FlowPoint {
+  std::string thread;  // pid key + '\x1f' + tid key
+  std::int64_t ts = 0;
+  bool enclosing = true;  // bp "e": bind to the slice enclosing ts; otherwise to the next slice
+  bool valid = false;
+};
+
+struct FlowEnds {
+  FlowPoint from, to;
+  FlowKind kind = FlowKind::Other;
+};
+
+// One arg of the event being read; views point into the input or simdjson's string buffer, both alive
+// for the whole import.
+struct PendingArg {
+  std::string_view key;
+  std::string_view value;
+  bool is_string = false;
+};
+
+class Importer {
+ public:
+  Importer(std::string& json, const std::string& source, const ClassificationRules& rules, Trace& out,
+           const std::function<bool(std::size_t)>& progress)
+      : json_(json), source_(source), trace_(out), classifier_(rules, out.strings), progress_(progress) {}
+
+  ChromeJsonImport run();
+
+ private:
+  bool fail(std::string what) {
+    if (expected_.empty()) expected_ = std::move(what);
+    return false;
+  }
+  bool fail(simdjson::error_code code, std::string what) {
+    code_ = code;
+    return fail(std::move(what));
+  }
+  std::size_t offset_now();
+
+  bool parse_root_object(od::object root);
+  bool parse_events(od::array events);
+  bool parse_event(od::object event);
+  bool parse_args(od::value value);
+  bool read_key_text(od::value value, std::string_view field, std::string_view& text, bool& is_string);
+  bool read_time(od::value value, std::string_view field, std::int64_t& ns);
+  bool read_scmoe_header(od::value value);
+  bool read_distributed_info(od::value value);
+
+  bool handle_event();
+  std::uint32_t raw_track_for(Lane lane, std::int64_t device, std::int64_t stream);
+  std::string thread_key() const;
+  void handle_metadata_event();
+  bool make_span(Span& span, bool gpu);
+  std::uint32_t intern_args();
+  bool assemble();
+  void resolve_flows(const std::vector<std::uint32_t>& final_of_raw);
+
+  std::string& json_;
+  const std::string& source_;
+  Trace& trace_;
+  Classifier classifier_;
+  const std::function<bool(std::size_t)>& progress_;
+
+  od::parser parser_;
+  od::document doc_;
+  const char* base_ = nullptr;
+  std::string expected_;
+  simdjson::error_code code_ = simdjson::SUCCESS;
+  bool cancelled_ = false;
+
+  // The event being read.
+  struct Event {
+    std::string_view ph, name, cat, pid, tid, id, bp;
+    bool has_ts = false, has_dur = false, has_id = false, pid_is_string = false, tid_is_string = false;
+    std::int64_t ts = 0, dur = 0;
+  } ev_;
+  std::vector<PendingArg> args_;
+
+  // File-level state.
+  bool scmoe_file_ = false;  // ScMoE Studio's own export: cat is the category, span fields are in args
+  std::optional<std::int32_t> rank_;
+  std::int64_t base_time_ns_ = 0;
+  std::size_t events_seen_ = 0;
+  std::uint64_t skipped_ = 0;
+  std::uint64_t unmatched_ = 0;
+  std::string key_;  // scratch for map keys
+  std::vector<RawTrack> raw_;
+  std::unordered_map<std::string, std::uint32_t> raw_index_;
+  std::vector<std::vector<OpenBegin>> open_;  // per raw track
+  std::unordered_map<std::string, std::string> process_names_, thread_names_, scmoe_tracks_;
+  std::unordered_map<std::string, std::int64_t> process_sort_, thread_sort_;
+  std::unordered_map<std::string, FlowEnds> flows_;
+  std::vector<std::string> flow_order_;
+};
+
+std::size_t Importer::offset_now() {
+  const char* loc = nullptr;
+  if (doc_.current_location().get(loc) != simdjson::SUCCESS || loc == nullptr) return json_.size();
+  return static_cast<std::size_t>(loc - base_);
+}
+
+ChromeJsonImport Importer::run() {
+  ChromeJsonImport result;
+  std::size_t skipped_prefix = 0;
+  if (json_.size() >= 3 && json_.compare(0, 3, "\xEF\xBB\xBF") == 0) skipped_prefix = 3;  // UTF-8 BOM
+  if (json_.find_first_not_of(" \t\r\n", skipped_prefix) == std::string::npos) {
+    result.error = source_ + ": byte 0: empty file, expected a JSON object or array of trace events";
+    return result;
+  }
+  if (json_.capacity() < json_.size() + simdjson::SIMDJSON_PADDING) {
+    json_.reserve(json_.size() + simdjson::SIMDJSON_PADDING);
+  }
+  base_ = json_.data();
+  const simdjson::padded_string_view view(json_.data() + skipped_prefix, json_.size() - skipped_prefix,
+                                          json_.capacity() - skipped_prefix);
+  if (auto err = parser_.iterate(view).get(doc_)) {
+    result.error = source_ + ": " + simdjson::error_message(err) + " (the file is not valid JSON)";
+    return result;
+  }
+  bool ok = false;
+  od::json_type type;
+  if (auto err = doc_.type().get(type)) {
+    ok = fail(err, "a JSON object or array");
+  } else if (type == od::json_type::object) {
+    od::object root;
+    ok = doc_.get_object().get(root) == simdjson::SUCCESS ? parse_root_object(root)
+                                                          : fail("a JSON object");
+  } else if (type == od::json_type::array) {
+    od::array events;
+    ok = doc_.get_array().get(events) == simdjson::SUCCESS ? parse_events(events) : fail("a JSON array");
+  } else {
+    ok = fail("a JSON object with \"traceEvents\" or an array of trace events");
+  }
+  // Anything after the root value is an error (current_location fails only at the end of the input).
+  const char* rest = nullptr;
+  if (ok && !cancelled_ && doc_.current_location().get(rest) == simdjson::SUCCESS) ok = fail("the end of the document");
+  if (cancelled_) {
+    result.cancelled = true;
+    result.error = source_ + ": cancelled";
+    return result;
+  }
+  if (!ok) {
+    std::string msg = source_ + ": byte " + std::to_string(offset_now()) + ": expected " + expected_;
+    if (code_ != simdjson::SUCCESS) msg += std::string(" (") + simdjson::error_message(code_) + ")";
+    result.error = std::move(msg);
+    return result;
+  }
+  if (!assemble()) {
+    result.error = source_ + ": " + expected_;
+    return result;
+  }
+  result.declared_rank = rank_;
+  return result;
+}
+
+bool Importer::parse_root_object(od::object root) {
+  bool saw_events = false;
+  for (auto field_result : root) {
+    od::field field;
+    if (auto err = std::move(field_result).get(field)) return fail(err, "an object member");
+    std::string_view key;
+    if (auto err = field.unescaped_key().get(key)) return fail(err, "a member name");
+    od::value value = field.value();
+    if (key == "traceEvents") {
+      od::array events;
+      if (auto err = value.get_array().get(events)) return fail(err, "\"traceEvents\" to be an array");
+      if (!parse_events(events)) return false;
+      saw_events = true;
+    } else if (key == kScmoeHeaderKey) {
+      if (!read_scmoe_header(value)) return false;
+    } else if (key == "distributedInfo") {
+      if (!read_distributed_info(value)) return false;
+    } else if (key == "baseTimeNanoseconds") {
+      std::string_view text;
+      text = value.raw_json_token();
+      const auto v = to_int(trim(text));
+      if (!v) return fail("an integer for baseTimeNanoseconds");
+      base_time_ns_ = *v;
+      trace_.metadata.emplace_back("baseTimeNanoseconds", std::string(trim(text)));
+    } else {
+      od::json_type type;
+      if (auto err = value.type().get(type)) return fail(err, "a JSON value");
+      if (type == od::json_type::string) {
+        std::string_view s;
+        if (auto err = value.get_string().get(s)) return fail(err, "a string");
+        trace_.metadata.emplace_back(std::string(key), std::string(s));
+      } else if (type == od::json_type::object || type == od::json_type::array) {
+        std::string_view raw;
+        if (auto err = simdjson::to_json_string(value).get(raw)) return fail(err, "a JSON value");
+        if (key == "deviceProperties") trace_.metadata.emplace_back(std::string(key), std::string(raw));
+      } else {
+        std::string_view raw;
+        raw = value.raw_json_token();
+        trace_.metadata.emplace_back(std::string(key), std::string(trim(raw)));
+      }
+    }
+    if (cancelled_) return true;
+  }
+  if (!saw_events) return fail("a \"traceEvents\" array in the top-level object");
+  return true;
+}
+
+bool Importer::read_distributed_info(od::value value) {
+  od::object info;
+  if (auto err = value.get_object().get(info)) return fail(err, "distributedInfo to be an object");
+  for (auto field_result : info) {
+    od::field field;
+    if (auto err = std::move(field_result).get(field)) return fail(err, "an object member");
+    std::string_view key;
+    if (auto err = field.unescaped_key().get(key)) return fail(err, "a member name");
+    od::value v = field.value();
+    od::json_type type;
+    if (auto err = v.type().get(type)) return fail(err, "a JSON value");
+    std::string text;
+    if (type == od::json_type::string) {
+      std::string_view s;
+      if (auto err = v.get_string().get(s)) return fail(err, "a string");
+      text = s;
+    } else if (type == od::json_type::object || type == od::json_type::array) {
+      std::string_view raw;
+      if (auto err = simdjson::to_json_string(v).get(raw)) return fail(err, "a JSON value");
+      text = raw;
+    } else {
+      std::string_view raw;
+      raw = v.raw_json_token();
+      text = trim(raw);
+    }
+    if (key == "rank") {
+      const auto r = to_int(text);
+      if (!r || *r < 0 || *r > std::numeric_limits<std::int32_t>::max()) {
+        return fail("distributedInfo.rank to be a non-negative integer, got " + text);
+      }
+      rank_ = static_cast<std::int32_t>(*r);
+    }
+    trace_.metadata.emplace_back("distributedInfo." + std::string(key), std::move(text));
+  }
+  return true;
+}
+
+bool Importer::read_scmoe_header(od::value value) {
+  std::string_view raw;
+  if (auto err = simdjson::to_json_string(value).get(raw)) return fail(err, "the scmoe header object");
+  const auto header = nlohmann::json::parse(raw, nullptr, /*allow_exceptions=*/false);
+  if (!header.is_object()) return fail("the scmoe header to be an object");
+  const auto version = header.find("version");
+  if (version == header.end() || !version->is_number_integer() || version->get<std::int64_t>() != 1) {
+    return fail("scmoe header version 1");
+  }
+  scmoe_file_ = true;
+  if (auto d = header.find("dropped_records"); d != header.end() && d->is_number_unsigned()) {
+    trace_.dropped_records = d->get<std::uint64_t>();
+  }
+  if (auto ranks = header.find("ranks"); ranks != header.end() && ranks->is_array()) {
+    for (const auto& r : *ranks) {
+      if (!r.is_object() || !r.value("rank", nlohmann::json()).is_number_integer() ||
+          !r.value("label", nlohmann::json()).is_string()) {
+        return fail("scmoe header ranks as {\"rank\": int, \"label\": string}");
+      }
+      trace_.ranks.push_back({r["rank"].get<std::int32_t>(), r["label"].get<std::string>()});
+    }
+  }
+  if (auto meta = header.find("metadata"); meta != header.end() && meta->is_array()) {
+    for (const auto& kv : *meta) {
+      if (!kv.is_array() || kv.size() != 2 || !kv[0].is_string() || !kv[1].is_string()) {
+        return fail("scmoe header metadata as [key, value] string pairs");
+      }
+      trace_.metadata.emplace_back(kv[0].get<std::string>(), kv[1].get<std::string>());
+    }
+  }
+  return true;
+}
+
+bool Importer::parse_events(od::array events) {
+  for (auto element : events) {
+    od::object event;
+    if (auto err = element.get_object().get(event)) return fail(err, "a trace event object");
+    if (!parse_event(event)) return false;
+    if (++events_seen_ % kProgressEvery == 0 && progress_ && !progress_(offset_now())) {
+      cancelled_ = true;
+      return true;
+    }
+  }
+  return true;
+}
+
+bool Importer::read_key_text(od::value value, std::string_view field, std::string_view& text, bool& is_string) {
+  od::json_type type;
+  if (auto err = value.type().get(type)) return fail(err, "a value for \"" + std::string(field) + "\"");
+  if (type == od::json_type::string) {
+    is_string = true;
+    if (auto err = value.get_string().get(text)) return fail(err, "a string for \"" + std::string(field) + "\"");
+    return true;
+  }
+  if (type == od::json_type::number) {
+    is_string = false;
+    text = value.raw_json_token();
+    text = trim(text);
+    return true;
+  }
+  return fail("a number or string for \"" + std::string(field) + "\"");
+}
+
+bool Importer::read_time(od::value value, std::string_view field, std::int64_t& ns) {
+  std::string_view text;
+  bool is_string = false;
+  if (!read_key_text(value, field, text, is_string)) return false;
+  const auto parsed = parse_us_as_ns(text);
+  if (!parsed) {
+    return fail("\"" + std::string(field) + "\" to be a number of microseconds within +-9.2e15, got " +
+                std::string(text.substr(0, 40)));
+  }
+  ns = *parsed;
+  return true;
+}
+
+bool Importer::parse_args(od::value value) {
+  od::object args;
+  if (auto err = value.get_object().get(args)) return fail(err, "\"args\" to be an object");
+  for (auto field_result : args) {
+    od::field field;
+    if (auto err = std::move(field_result).get(field)) return fail(err, "an args member");
+    PendingArg arg;
+    if (auto err = field.unescaped_key().get(arg.key)) return fail(err, "an args member name");
+    od::value v = field.value();
+    od::json_type type;
+    if (auto err = v.type().get(type)) return fail(err, "an args value");
+    switch (type) {
+      case od::json_type::string:
+        arg.is_string = true;
+        if (auto err = v.get_string().get(arg.value)) return fail(err, "a string");
+        break;
+      case od::json_type::object:
+      case od::json_type::array:
+        if (auto err = simdjson::to_json_string(v).get(arg.value)) return fail(err, "a JSON value");
+        break;
+      default:
+        arg.value = v.raw_json_token();
+        arg.value = trim(arg.value);
+        break;
+    }
+    args_.push_back(arg);
+  }
+  return true;
+}
+
+bool Importer::parse_event(od::object event) {
+  ev_ = Event{};
+  args_.clear();
+  for (auto field_result : event) {
+    od::field field;
+    if (auto err = std::move(field_result).get(field)) return fail(err, "an event member");
+    std::string_view key;
+    if (auto err = field.unescaped_key().get(key)) return fail(err, "an event member name");
+    od::value value = field.value();
+    if (key.empty()) continue;
+    switch (key[0]) {
+      case 'p':
+        if (key == "ph") {
+          if (auto err = value.get_string().get(ev_.ph)) return fail(err, "\"ph\" to be a string");
+        } else if (key == "pid") {
+          if (!read_key_text(value, key, ev_.pid, ev_.pid_is_string)) return false;
+        }
+        break;
+      case 't':
+        if (key == "ts") {
+          if (!read_time(value, key, ev_.ts)) return false;
+          ev_.has_ts = true;
+        } else if (key == "tid") {
+          if (!read_key_text(value, key, ev_.tid, ev_.tid_is_string)) return false;
+        }
+        break;
+      case 'd':
+        if (key == "dur") {
+          if (!read_time(value, key, ev_.dur)) return false;
+          if (ev_.dur < 0) return fail("\"dur\" to be non-negative");
+          ev_.has_dur = true;
+        }
+        break;
+      case 'n':
+        if (key == "name") {
+          if (auto err = value.get_string().get(ev_.name)) return fail(err, "\"name\" to be a string");
+        }
+        break;
+      case 'c':
+        if (key == "cat") {
+          if (auto err = value.get_string().get(ev_.cat)) return fail(err, "\"cat\" to be a string");
+        }
+        break;
+      case 'a':
+        if (key == "args" && !parse_args(value)) return false;
+        break;
+      case 'b':
+        if (key == "bp") {
+          if (auto err = value.get_string().get(ev_.bp)) return fail(err, "\"bp\" to be a string");
+        }
+        break;
+      case 'i':
+        if (key == "id") {
+          bool is_string = false;
+          if (!read_key_text(value, key, ev_.id, is_string)) return false;
+          ev_.has_id = true;
+        } else if (key == "id2") {
+          if (auto err = simdjson::to_json_string(value).get(ev_.id)) return fail(err, "\"id2\"");
+          ev_.has_id = true;
+        }
+        break;
+      default:
+        break;  // unknown members are ignored, as the format allows
+    }
+  }
+  if (ev_.ph.size() != 1) return fail("\"ph\" (a one-letter event phase) in every event");
+  return handle_event();
+}
+
+std::uint32_t Importer::raw_track_for(Lane lane, std::int64_t device, std::int64_t stream) {
+  key_.clear();
+  key_.push_back(static_cast<char>('0' + static_cast<int>(lane)));
+  key_.push_back(ev_.pid_is_string ? '"' : '#');
+  key_.append(ev_.pid);
+  key_.push_back('\x1f');
+  key_.push_back(ev_.tid_is_string ? '"' : '#');
+  key_.append(ev_.tid);
+  if (auto it = raw_index_.find(key_); it != raw_index_.end()) return it->second;
+  const auto index = static_cast<std::uint32_t>(raw_.size());
+  RawTrack t;
+  t.pid = key_.substr(1, 1 + ev_.pid.size());
+  t.tid = std::string(ev_.tid_is_string ? "\"" : "#").append(ev_.tid);
+  t.lane = lane;
+  t.device = device;
+  t.stream = stream;
+  t.first_seen = index;
+  raw_.push_back(std::move(t));
+  open_.emplace_back();
+  raw_index_.emplace(key_, index);
+  return index;
+}
+
+std::uint32_t Importer::intern_args() {
+  ArgList list;
+  list.reserve(args_.size());
+  for (const PendingArg& a : args_) {
+    if (scmoe_file_ && is_span_field_arg(a.key)) continue;
+    list.push_back({trace_.strings.intern(a.key), std::string(a.value)});
+  }
+  if (list.empty()) return kNoArgs;
+  return trace_.add_args(std::move(list));
+}
+
+bool Importer::make_span(Span& span, bool gpu) {
+  span.name = trace_.strings.intern(ev_.name);
+  span.args = intern_args();
+  if (scmoe_file_) {
+    if (const auto c = category_from_name(ev_.cat)) span.category = *c;
+    for (const PendingArg& a : args_) {
+      if (!is_span_field_arg(a.key)) continue;
+      if (!apply_span_field_arg(a.key, a.value, span)) {
+        return fail("args \"" + std::string(a.key) + "\" to be " + std::string(span_field_arg_expectation(a.key)) +
+                    ", got " + std::string(a.value.substr(0, 40)));
+      }
+    }
+    return true;
+  }
+  if (ev_.cat == "gpu_memcpy" || ev_.cat == "Memcpy") {
+    span.category = Category::Memcpy;
+  } else if (ev_.cat == "gpu_memset" || ev_.cat == "Memset") {
+    span.category = Category::Memset;
+  } else {
+    const ArgList* list = span.args == kNoArgs ? nullptr : &trace_.args[span.args];
+    span.category = classifier_.classify(span.name, list, gpu).value_or(Category::Other);
+  }
+  return true;
+}
+
+bool Importer::handle_event() {
+  const char ph = ev_.ph[0];
+  if (ph == 'M') {
+    handle_metadata_event();
+    return true;
+  }
+  const bool is_span = ph == 'X' || ph == 'B' || ph == 'E' || ph == 'i' || ph == 'I';
+  const bool is_flow = ph == 's' || ph == 't' || ph == 'f';
+  if (!is_span && !is_flow) {
+    ++skipped_;
+    return true;
+  }
+  if (!ev_.has_ts) return fail("\"ts\" in a \"" + std::string(ev_.ph) + "\" event");
+  if (ev_.pid.empty() && !ev_.pid_is_string) ev_.pid = "0";  // chrome://tracing defaults them to 0 too
+  if (ev_.tid.empty() && !ev_.tid_is_string) ev_.tid = "0";
+
+  // GPU work is identified by Kineto's categories or by device/stream args.
+  std::optional<std::int64_t> device, stream;
+  for (const PendingArg& a : args_) {
+    if (a.key == "device") device = to_int(a.value);
+    if (a.key == "stream") stream = to_int(a.value);
+  }
+  const std::string_view cat = ev_.cat;
+  const bool gpu_annotation = cat == "gpu_user_annotation";
+  const bool gpu = gpu_annotation || cat == "kernel" || cat == "Kernel" || cat == "gpu_memcpy" ||
+                   cat == "Memcpy" || cat == "gpu_memset" || cat == "Memset" || (device && stream);
+  const bool annotation = gpu_annotation || cat == "user_annotation" || cat == "Trace" || ph == 'i' || ph == 'I';
+  const Lane lane = gpu ? (annotation ? Lane::GpuAnnotation : Lane::GpuWork)
+                        : (annotation ? Lane::HostAnnotation : Lane::HostWork);
+  if (is_flow) {
+    if (!ev_.has_id) return fail("\"id\" in a flow event");
+    key_.assign(ev_.cat).push_back('\x1f');
+    key_.append(ev_.id);
+    auto [it, inserted] = flows_.try_emplace(key_);
+    if (inserted) flow_order_.push_back(key_);
+    FlowEnds& ends = it->second;
+    FlowPoint point{thread_key(), ev_.ts, ev_.bp == "e" || ph != 'f', true};
+    if (ph == 's') {
+      ends.from = point;
+    } else if (ph == 'f') {
+      ends.to = point;
+    }
+    if (cat == "ac2g" || cat == "async_cpu_to_gpu" || cat == kFlowCategoryLaunch) ends.kind = FlowKind::Launch;
+    if (cat == kFlowCategoryMoePipeline) ends.kind = FlowKind::MoePipeline;
+    return true;
+  }
+  if (gpu && !device) device = to_int(ev_.pid);
+  if (gpu && !stream) stream = to_int(ev_.tid);
+  const std::uint32_t raw = raw_track_for(lane, device.value_or(0), stream.value_or(0));
+  if (ph == 'E') {
+    if (open_[raw].empty()) {
+      ++unmatched_;
+      return true;
+    }
+    Span span = open_[raw].back().span;
+    open_[raw].pop_back();
+    span.end_ns = ev_.ts;
+    if (span.end_ns < span.start_ns) return fail("an \"E\" event no earlier than its \"B\"");
+    raw_[raw].spans.push_back(span);
+    return true;
+  }
+  Span span;
+  span.start_ns = span.end_ns = ev_.ts;
+  if (ph == 'X') {
+    if (!ev_.has_dur) return fail("\"dur\" in an \"X\" event");
+    if (__builtin_add_overflow(span.start_ns, ev_.dur, &span.end_ns)) return fail("\"ts\" + \"dur\" within int64 ns");
+  }
+  if (!make_span(span, gpu)) return false;
+  if (ph == 'B') {
+    open_[raw].push_back({span});
+  } else {
+    raw_[raw].spans.push_back(span);
+  }
+  return true;
+}
+
+std::string Importer::thread_key() const {
+  std::string key(1, ev_.pid_is_string ? '"' : '#');
+  key.append(ev_.pid).push_back('\x1f');
+  key.push_back(ev_.tid_is_string ? '"' : '#');
+  key.append(ev_.tid);
+  return key;
+}
+
+void Importer::handle_metadata_event() {
+  key_ = thread_key();
+  const std::string pid = key_.substr(0, key_.find('\x1f'));
+  std::string_view name_arg, sort_arg, track_arg;
+  for (const PendingArg& a : args_) {
+    if (a.key == "name" && a.is_string) name_arg = a.value;
+    if (a.key == "sort_index" && !a.is_string) sort_arg = a.value;
+    if (a.key == kScmoeTrackArg) track_arg = a.value;
+  }
+  const std::string_view what = ev_.name;
+  if (what == "process_name") {
+    process_names_[pid] = name_arg;
+  } else if (what == "thread_name") {
+    thread_names_[key_] = name_arg;
+    if (scmoe_file_ && !track_arg.empty()) scmoe_tracks_[key_] = track_arg;
+  } else if (what == "process_sort_index") {
+    if (const auto v = to_int(sort_arg)) process_sort_[pid] = *v;
+  } else if (what == "thread_sort_index") {
+    if (const auto v = to_int(sort_arg)) thread_sort_[key_] = *v;
+  } else {
+    ++skipped_;
+  }
+}
+
+bool Importer::assemble() {
+  const std::int32_t rank = rank_.value_or(0);
+  // baseTimeNanoseconds (newer Kineto) may come after traceEvents: shift once everything is read.
+  if (base_time_ns_ != 0) {
+    for (RawTrack& t : raw_) {
+      for (Span& s : t.spans) {
+        if (__builtin_add_overflow(s.start_ns, base_time_ns_, &s.start_ns) ||
+            __builtin_add_overflow(s.end_ns, base_time_ns_, &s.end_ns)) {
+          expected_ = "baseTimeNanoseconds + ts within int64 ns (an event's time overflows)";
+          return false;
+        }
+      }
+    }
+  }
+  // Track order: process sort index, then thread sort index, then first appearance.
+  std::vector<std::uint32_t> order(raw_.size());
+  std::iota(order.begin(), order.end(), 0u);
+  constexpr std::int64_t kUnsorted = std::numeric_limits<std::int64_t>::max();
+  auto sort_of = [](const auto& map, const std::string& key) {
+    const auto it = map.find(key);
+    return it == map.end() ? kUnsorted : it->second;
+  };
+  std::unordered_map<std::string, std::size_t> pid_first_seen;
+  std::unordered_map<std::string, bool> host_pids;  // processes with host work (not GPUs, not labels)
+  for (const RawTrack& t : raw_) {
+    pid_first_seen.try_emplace(t.pid, pid_first_seen.size());
+    if (t.lane == Lane::HostWork) host_pids[t.pid] = true;
+  }
+  std::stable_sort(order.begin(), order.end(), [&](std::uint32_t a, std::uint32_t b) {
+    const RawTrack& x = raw_[a];
+    const RawTrack& y = raw_[b];
+    const auto px = sort_of(process_sort_, x.pid), py = sort_of(process_sort_, y.pid);
+    if (px != py) return px < py;
+    if (x.pid != y.pid) return pid_first_seen[x.pid] < pid_first_seen[y.pid];
+    const auto tx = sort_of(thread_sort_, x.pid + '\x1f' + x.tid), ty = sort_of(thread_sort_, y.pid + '\x1f' + y.tid);
+    if (tx != ty) return tx < ty;
+    return static_cast<int>(x.lane) < static_cast<int>(y.lane);
+  });
+
+  std::vector<std::uint32_t> final_of_raw(raw_.size());
+  std::unordered_map<std::string, std::uint32_t> final_index;  // identity -> track
+  for (std::uint32_t r : order) {
+    RawTrack& raw = raw_[r];
+    const std::string thread_key = raw.pid + '\x1f' + raw.tid;
+    TrackInfo info;
+    bool identified = false;
+    if (const auto it = scmoe_tracks_.find(thread_key); it != scmoe_tracks_.end()) {
+      identified = parse_scmoe_track(it->second, info);
+    }
+    if (!identified) {
+      const auto name = thread_names_.find(thread_key);
+      const bool gpu = raw.lane == Lane::GpuWork || raw.lane == Lane::GpuAnnotation;
+      const bool annotation = raw.lane == Lane::GpuAnnotation || raw.lane == Lane::HostAnnotation;
+      info.rank = rank;
+      info.device_kind = gpu ? DeviceKind::Gpu : DeviceKind::Cpu;
+      info.device = gpu ? static_cast<std::int32_t>(raw.device) : 0;
+      info.kind = annotation ? TrackKind::Annotation : (gpu ? TrackKind::CudaStream : TrackKind::HostThread);
+      const std::string tid_text = raw.tid.substr(1);
+      if (gpu) {
+        info.native_id = raw.stream;
+        info.name = "stream " + std::to_string(raw.stream);
+      } else {
+        info.native_id = to_int(tid_text).value_or(0);
+        info.name = name != thread_names_.end() && !name->second.empty() ? name->second
+                    : tid_text.empty()                                  ? "global"
+                                                                        : "thread " + tid_text;
+        // A trace of several host processes: keep their threads apart.
+        if (host_pids.size() > 1 && raw.lane == Lane::HostWork) {
+          const auto pname = process_names_.find(raw.pid);
+          info.name = (pname != process_names_.end() ? pname->second : "pid " + raw.pid.substr(1)) + " / " + info.name;
+        }
+      }
+      if (annotation) info.name += " annotations";
+    }
+    key_ = std::to_string(info.rank) + '\x1f' + std::to_string(info.device) + '\x1f' +
+           std::to_string(static_cast<int>(info.device_kind)) + '\x1f' + std::to_string(static_cast<int>(info.kind)) +
+           '\x1f' + std::to_string(info.native_id) + '\x1f' + info.name;
+    auto [it, inserted] = final_index.try_emplace(key_, static_cast<std::uint32_t>(trace_.tracks.size()));
+    if (inserted) trace_.tracks.push_back(Track{std::move(info), {}});
+    final_of_raw[r] = it->second;
+  }
+  // Spans of a raw track keep their order; the final sort is by (start, longer first) so that parents
+  // come before the children that start with them.
+  std::vector<std::vector<std::uint32_t>> raws_of_final(trace_.tracks.size());
+  for (std::uint32_t r = 0; r < raw_.size(); ++r) raws_of_final[final_of_raw[r]].push_back(r);
+  for (std::size_t f = 0; f < trace_.tracks.size(); ++f) {
+    std::vector<Span>& spans = trace_.tracks[f].spans;
+    std::size_t total = 0;
+    for (std::uint32_t r : raws_of_final[f]) total += raw_[r].spans.size();
+    spans.reserve(total);
+    for (std::uint32_t r : raws_of_final[f]) {
+      spans.insert(spans.end(), raw_[r].spans.begin(), raw_[r].spans.end());
+      std::vector<Span>().swap(raw_[r].spans);
+    }
+    std::stable_sort(spans.begin(), spans.end(), [](const Span& a, const Span& b) {
+      return a.start_ns != b.start_ns ? a.start_ns < b.start_ns : a.end_ns > b.end_ns;
+    });
+    const TrackKind kind = trace_.tracks[f].info.kind;
+    if (!scmoe_file_ && (kind == TrackKind::HostThread || kind == TrackKind::Annotation)) {
+      // Nesting depth of host ops: how many earlier spans are still open.
+      std::vector<std::int64_t> open_ends;
+      for (Span& s : spans) {
+        while (!open_ends.empty() && open_ends.back() <= s.start_ns) open_ends.pop_back();
+        s.depth = static_cast<std::uint16_t>(std::min<std::size_t>(open_ends.size(), 0xFFFF));
+        open_ends.push_back(s.end_ns);
+      }
+    }
+  }
+  resolve_flows(final_of_raw);
+  if (!scmoe_file_) {
+    apply_phase_annotations(trace_);
+    trace_.ranks.push_back({rank, source_});
+  }
+  for (const auto& open : open_) unmatched_ += open.size();
+  if (skipped_ > 0) trace_.metadata.emplace_back("skipped_events", std::to_string(skipped_));
+  if (unmatched_ > 0) trace_.metadata.emplace_back("unmatched_begin_end_events", std::to_string(unmatched_));
+  return true;
+}
+
+void Importer::resolve_flows(const std::vector<std::uint32_t>& final_of_raw) {
+  // Returns the span a flow point binds to, or nullopt.
+  auto bind_in = [&](const FlowPoint& p, std::uint32_t track) -> std::optional<SpanRef> {
+    const std::vector<Span>& spans = trace_.tracks[track].spans;
+    std::int64_t ts = 0;
+    if (__builtin_add_overflow(p.ts, base_time_ns_, &ts)) return std::nullopt;
+    auto it = std::upper_bound(spans.begin(), spans.end(), ts,
+                               [](std::int64_t v, const Span& s) { return v < s.start_ns; });
+    if (!p.enclosing) {
+      // "next slice": the first one starting at or after ts.
+      auto next = std::lower_bound(spans.begin(), spans.end(), ts,
+                                   [](const Span& s, std::int64_t v) { return s.start_ns < v; });
+      if (next == spans.end()) return std::nullopt;
+      return SpanRef{track, static_cast<std::uint32_t>(next - spans.begin())};
+    }
+    // Enclosing slice: the latest-starting span that contains ts; among equal starts the shortest
+    // (deepest), which the (start, longer first) order puts last. Nesting is shallow: bounded walk.
+    int steps = 0;
+    while (it != spans.begin() && steps++ < 256) {
+      --it;
+      if (it->end_ns >= ts) return SpanRef{track, static_cast<std::uint32_t>(it - spans.begin())};
+    }
+    return std::nullopt;
+  };
+  // A flow point names a thread, not a lane: try its work lanes first, then its annotations.
+  auto bind = [&](const FlowPoint& p) -> std::optional<SpanRef> {
+    for (const Lane lane : {Lane::GpuWork, Lane::HostWork, Lane::GpuAnnotation, Lane::HostAnnotation}) {
+      key_.assign(1, static_cast<char>('0' + static_cast<int>(lane))).append(p.thread);
+      const auto it = raw_index_.find(key_);
+      if (it == raw_index_.end()) continue;
+      if (auto ref = bind_in(p, final_of_raw[it->second])) return ref;
+    }
+    return std::nullopt;
+  };
+  for (const std::string& key : flow_order_) {
+    const FlowEnds& ends = flows_[key];
+    if (!ends.from.valid || !ends.to.valid) continue;  // Kineto writes flow ends without a start
+    const auto from = bind(ends.from);
+    const auto to = bind(ends.to);
+    if (from && to) trace_.flows.push_back({*from, *to, ends.kind});
+  }
+}
+
+}  // namespace
+
+ChromeJsonImport import_chrome_json(std::string& json, const std::string& source, const ClassificationRules& rules,
+                                    Trace& out, const std::function<bool(std::size_t)>& progress) {
+  Importer importer(json, source, rules, out, progress);
+  return importer.run();
+}
+
+}  // namespace scmoe::prof::formats
