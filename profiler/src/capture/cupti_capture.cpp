@@ -1,0 +1,165 @@
+#include "scmoe/profiler/capture/cupti_capture.h"
+
+#include <cxxabi.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <unordered_map>
+
+namespace scmoe::prof::capture {
+
+std::string demangle(const std::string& name) {
+  int status = 0;
+  std::unique_ptr<char, void (*)(void*)> out(abi::__cxa_demangle(name.c_str(), nullptr, nullptr, &status), std::free);
+  return status == 0 && out ? std::string(out.get()) : name;
+}
+
+namespace {
+
+// NVTX ranges of one thread, for "innermost range around time t" queries.
+struct ThreadRanges {
+  std::vector<const CuptiMarkerRange*> ranges;  // sorted by start
+};
+
+// The innermost dispatch/combine range of `ranges` containing t (latest start wins: ranges nest).
+std::optional<Category> phase_at(const ThreadRanges& thread, const std::vector<std::optional<Category>>& phase_of,
+                                 const std::unordered_map<const CuptiMarkerRange*, std::size_t>& index, std::uint64_t t) {
+  auto it = std::upper_bound(thread.ranges.begin(), thread.ranges.end(), t,
+                             [](std::uint64_t v, const CuptiMarkerRange* r) { return v < r->start; });
+  while (it != thread.ranges.begin()) {
+    --it;
+    const CuptiMarkerRange* r = *it;
+    if (r->end >= t) {
+      if (const auto& p = phase_of[index.at(r)]) return p;
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+void append_cupti_capture(const CuptiCapture& capture, const ClassificationRules& rules, std::int32_t rank,
+                          Trace& trace) {
+  const std::int64_t offset = capture.clock_offset_ns;
+  auto host_time = [offset](std::uint64_t cupti_ns) { return static_cast<std::int64_t>(cupti_ns) + offset; };
+
+  // Which NVTX ranges mean dispatch / combine, by the same rules that classify kernels.
+  std::vector<std::optional<Category>> phase_of(capture.markers.size());
+  std::unordered_map<const CuptiMarkerRange*, std::size_t> marker_index;
+  std::map<std::uint32_t, ThreadRanges> ranges_by_thread;
+  for (std::size_t i = 0; i < capture.markers.size(); ++i) {
+    const CuptiMarkerRange& m = capture.markers[i];
+    const auto c = rules.classify(m.name, nullptr, trace.strings, /*on_device=*/false);
+    if (c && (*c == Category::Dispatch || *c == Category::Combine)) phase_of[i] = c;
+    marker_index.emplace(&m, i);
+    ranges_by_thread[m.thread].ranges.push_back(&m);
+  }
+  for (auto& [thread, r] : ranges_by_thread) {
+    std::stable_sort(r.ranges.begin(), r.ranges.end(),
+                     [](const CuptiMarkerRange* a, const CuptiMarkerRange* b) { return a->start < b->start; });
+  }
+
+  auto host_track = [&](std::uint32_t thread, TrackKind kind, const char* prefix) {
+    TrackInfo info;
+    info.rank = rank;
+    info.kind = kind;
+    info.native_id = thread;
+    info.name = std::string(prefix) + std::to_string(thread);
+    return trace.track_for(info);
+  };
+  auto push = [&](std::uint32_t track, Span s) {
+    trace.tracks[track].spans.push_back(s);
+    return SpanRef{track, static_cast<std::uint32_t>(trace.tracks[track].spans.size() - 1)};
+  };
+
+  // Host side: API calls (kept by correlation id for launch flows and phase lookup), then waits.
+  std::unordered_map<std::uint32_t, std::pair<const CuptiApiCall*, SpanRef>> launch_of;
+  for (const CuptiApiCall& call : capture.api) {
+    Span s;
+    s.start_ns = host_time(call.start);
+    s.end_ns = std::max(s.start_ns, host_time(call.end));
+    s.name = trace.strings.intern(call.name);
+    const SpanRef ref = push(host_track(call.thread, TrackKind::HostThread, "thread "), s);
+    if (call.correlation != 0) launch_of[call.correlation] = {&call, ref};
+  }
+  for (const CuptiSynchronization& sync : capture.sync) {
+    auto launch = launch_of.find(sync.correlation);
+    if (launch == launch_of.end()) continue;  // a wait without its API call has no thread to show it on
+    Span s;
+    s.start_ns = host_time(sync.start);
+    s.end_ns = std::max(s.start_ns, host_time(sync.end));
+    s.name = trace.strings.intern(sync.what);
+    s.depth = 1;  // inside the API call that waited
+    push(launch->second.second.track, s);
+  }
+  for (const CuptiMarkerRange& m : capture.markers) {
+    Span s;
+    s.start_ns = host_time(m.start);
+    s.end_ns = std::max(s.start_ns, host_time(m.end));
+    s.name = trace.strings.intern(m.name);
+    s.category = rules.classify(m.name, nullptr, trace.strings, false).value_or(Category::Other);
+    push(host_track(m.thread, TrackKind::Annotation, "NVTX thread "), s);
+  }
+
+  // Device side.
+  Classifier classifier(rules, trace.strings);
+  for (const CuptiDeviceActivity& a : capture.device) {
+    TrackInfo info;
+    info.rank = rank;
+    info.device = static_cast<std::int32_t>(a.device);
+    info.device_kind = DeviceKind::Gpu;
+    info.kind = TrackKind::CudaStream;
+    info.native_id = a.stream;
+    info.name = "GPU " + std::to_string(a.device) + " stream " + std::to_string(a.stream);
+    const std::uint32_t track = trace.track_for(info);
+
+    Span s;
+    s.start_ns = host_time(a.start);
+    s.end_ns = std::max(s.start_ns, host_time(a.end));
+    switch (a.kind) {
+      case CuptiDeviceActivity::Kind::Kernel: {
+        s.name = trace.strings.intern(demangle(a.name));
+        s.category = classifier.classify(s.name, nullptr, /*on_device=*/true).value_or(Category::Other);
+        break;
+      }
+      case CuptiDeviceActivity::Kind::Memcpy:
+        s.name = trace.strings.intern(a.name);
+        s.category = Category::Memcpy;
+        break;
+      case CuptiDeviceActivity::Kind::Memset:
+        s.name = trace.strings.intern(a.name);
+        s.category = Category::Memset;
+        break;
+    }
+    if (a.bytes != 0) s.args = trace.add_args({Arg{trace.strings.intern("bytes"), std::to_string(a.bytes)}});
+
+    const auto launch = launch_of.find(a.correlation);
+    if (is_communication(s.category)) {
+      // Attribute NCCL transfers to the engine phase whose NVTX range issued them; without a launch
+      // record (CUDA graphs), the range around the kernel's own start on any thread.
+      std::optional<Category> phase;
+      if (launch != launch_of.end()) {
+        if (auto t = ranges_by_thread.find(launch->second.first->thread); t != ranges_by_thread.end()) {
+          phase = phase_at(t->second, phase_of, marker_index, launch->second.first->start);
+        }
+      } else {
+        for (const auto& [thread, r] : ranges_by_thread) {
+          if ((phase = phase_at(r, phase_of, marker_index, a.start))) break;
+        }
+      }
+      if (phase) s.category = *phase;
+    }
+    const SpanRef kernel = push(track, s);
+    if (launch != launch_of.end()) trace.flows.push_back(Flow{launch->second.second, kernel, FlowKind::Launch});
+  }
+
+  bool has_rank = false;
+  for (const RankInfo& r : trace.ranks) has_rank |= r.rank == rank;
+  if (!has_rank) trace.ranks.push_back(RankInfo{rank, "rank " + std::to_string(rank)});
+  trace.dropped_records += capture.dropped_records;
+  trace.finalize();
+}
+
+}  // namespace scmoe::prof::capture

@@ -1,0 +1,106 @@
+#include "scmoe/profiler/capture/cupti_collector.h"
+
+#include <dlfcn.h>
+
+#include <array>
+#include <cstdlib>
+#include <filesystem>
+#include <vector>
+
+#include "cupti_module_abi.h"
+
+namespace scmoe::prof::capture {
+
+namespace {
+
+constexpr const char* kModuleFile = "libscmoe_cupti.so";
+
+std::vector<std::string> candidate_paths(const std::string& explicit_path) {
+  if (!explicit_path.empty()) return {explicit_path};
+  std::vector<std::string> out;
+  if (const char* env = std::getenv("SCMOE_CUPTI_MODULE"); env != nullptr && *env != '\0') out.emplace_back(env);
+  std::error_code ec;
+  const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    out.push_back((exe.parent_path() / kModuleFile).string());
+    out.push_back((exe.parent_path().parent_path() / "lib" / "scmoe" / kModuleFile).string());
+  }
+  out.emplace_back(kModuleFile);  // plain name: LD_LIBRARY_PATH, rpath, ld.so.cache
+  return out;
+}
+
+}  // namespace
+
+std::unique_ptr<CuptiCollector> CuptiCollector::load(Options options, std::string& error) {
+  std::string reasons;
+  for (const std::string& path : candidate_paths(options.module_path)) {
+    // A path with a '/' that does not exist is not worth a dlopen (its message would only say so).
+    if (path.find('/') != std::string::npos && !std::filesystem::exists(path)) {
+      reasons += (reasons.empty() ? "" : "; ") + path + ": no such file";
+      continue;
+    }
+    void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (handle == nullptr) {
+      const char* why = dlerror();
+      reasons += (reasons.empty() ? "" : "; ") + std::string(why ? why : path + ": dlopen failed");
+      continue;
+    }
+    auto entry = reinterpret_cast<ScmoeCuptiModuleEntry>(dlsym(handle, kScmoeCuptiEntryName));
+    const ScmoeCuptiModule* module = entry ? entry() : nullptr;
+    if (module == nullptr || module->abi_version != kScmoeCuptiAbiVersion) {
+      reasons += (reasons.empty() ? "" : "; ") + path +
+                 (module == nullptr ? ": no scmoe_cupti_module entry point" : ": built for another ABI version");
+      dlclose(handle);
+      continue;
+    }
+    std::unique_ptr<CuptiCollector> collector(new CuptiCollector());
+    collector->options_ = std::move(options);
+    collector->module_path_ = path;
+    collector->handle_ = handle;
+    collector->module_ = module;
+    return collector;
+  }
+  error = "CUPTI not available: " + reasons;
+  return nullptr;
+}
+
+CuptiCollector::~CuptiCollector() {
+  if (started_) {
+    // Stop CUPTI before the module goes away: its buffer callbacks live in the module.
+    CuptiCapture discarded;
+    std::array<char, 256> message{};
+    static_cast<const ScmoeCuptiModule*>(module_)->stop(&discarded, message.data(), message.size());
+  }
+  // The module stays loaded: CUPTI may still hold pointers to its callbacks after a failed stop, and
+  // libcupti cannot be unloaded cleanly anyway.
+}
+
+bool CuptiCollector::start(std::string& error) {
+  std::array<char, 512> message{};
+  if (!static_cast<const ScmoeCuptiModule*>(module_)->start(options_.buffer_bytes, message.data(), message.size())) {
+    error = message.data();
+    return false;
+  }
+  started_ = true;
+  return true;
+}
+
+bool CuptiCollector::hand_over(bool stop, Trace& trace, std::string& error) {
+  const auto* module = static_cast<const ScmoeCuptiModule*>(module_);
+  CuptiCapture capture;
+  std::array<char, 512> message{};
+  const bool ok = stop ? module->stop(&capture, message.data(), message.size())
+                       : module->flush(&capture, message.data(), message.size());
+  if (stop) started_ = false;
+  if (!ok) {
+    error = message.data();
+    return false;
+  }
+  append_cupti_capture(capture, options_.rules, options_.rank, trace);
+  return true;
+}
+
+bool CuptiCollector::flush_into(Trace& trace, std::string& error) { return hand_over(false, trace, error); }
+bool CuptiCollector::stop_into(Trace& trace, std::string& error) { return hand_over(true, trace, error); }
+
+}  // namespace scmoe::prof::capture

@@ -1,0 +1,142 @@
+// CUPTI capture -> trace, on hand-made records (no GPU needed): clock domain, demangling, classification,
+// NCCL phase attribution through NVTX ranges, launch flows, dropped counts; and the module loader.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "scmoe/profiler/capture/cupti_collector.h"
+
+namespace scmoe::prof::capture {
+namespace {
+
+using Kind = CuptiDeviceActivity::Kind;
+
+// Names as CUPTI reports them (mangled); the demangled forms were produced with c++filt.
+constexpr const char* kNcclMangled = "_Z22ncclDevKernel_SendRecv24ncclDevKernelArgsStorageILm4096EE";
+constexpr const char* kNcclDemangled = "ncclDevKernel_SendRecv(ncclDevKernelArgsStorage<4096ul>)";
+constexpr const char* kMatmulMangled = "_Z6matmulPKfS0_Pfi";
+constexpr const char* kMatmulDemangled = "matmul(float const*, float const*, float*, int)";
+
+const Span* find_span(const Trace& t, std::string_view name, std::int64_t start, std::uint32_t* track = nullptr) {
+  for (std::uint32_t ti = 0; ti < t.tracks.size(); ++ti) {
+    for (const Span& s : t.tracks[ti].spans) {
+      if (t.name_of(s) == name && s.start_ns == start) {
+        if (track) *track = ti;
+        return &s;
+      }
+    }
+  }
+  return nullptr;
+}
+
+TEST(CuptiCapture, BuildsTracksFlowsAndAttributesNcclPhases) {
+  CuptiCapture c;
+  c.clock_offset_ns = -1000;  // host = cupti - 1000
+  // Thread 11: "layer" range [100, 900] containing "scmoe:dispatch" [200, 300] and "combine" [500, 600].
+  c.markers = {{"layer", "", 100, 900, 11}, {"scmoe:dispatch", "", 200, 300, 11}, {"combine", "", 500, 600, 11}};
+  c.api = {{"cudaLaunchKernel", 150, 160, 11, 1, false},   // matmul, outside any phase
+           {"cuLaunchKernelEx", 250, 260, 11, 2, true},     // NCCL inside dispatch
+           {"cuLaunchKernelEx", 550, 560, 11, 3, true},     // NCCL inside combine (and layer)
+           {"cuLaunchKernelEx", 950, 960, 12, 4, true},     // NCCL outside every range (other thread)
+           {"cudaMemcpyAsync", 970, 980, 12, 5, false},
+           {"cudaStreamSynchronize", 990, 2000, 12, 6, false}};
+  c.device = {{Kind::Kernel, kMatmulMangled, 1200, 1700, 0, 7, 1, 0},
+              {Kind::Kernel, kNcclMangled, 1300, 1500, 0, 20, 2, 0},
+              {Kind::Kernel, kNcclMangled, 1800, 1900, 0, 20, 3, 0},
+              {Kind::Kernel, kNcclMangled, 1950, 1990, 0, 20, 4, 0},
+              {Kind::Memcpy, "Memcpy HtoD", 1000, 1100, 0, 7, 5, 4096}};
+  c.sync = {{"stream synchronize", 1000, 1990, 6, 20}, {"orphan wait", 5, 6, 999, 20}};
+  c.dropped_records = 3;
+
+  Trace t;
+  t.dropped_records = 2;
+  append_cupti_capture(c, ClassificationRules(), /*rank=*/1, t);
+  EXPECT_EQ(t.dropped_records, 5u);
+  ASSERT_EQ(t.ranks.size(), 1u);
+  EXPECT_EQ(t.ranks[0].rank, 1);
+  for (const Track& tr : t.tracks) EXPECT_EQ(tr.info.rank, 1);
+
+  std::uint32_t matmul_track = 0, nccl_track = 0;
+  const Span* matmul = find_span(t, kMatmulDemangled, 200, &matmul_track);
+  ASSERT_NE(matmul, nullptr) << "kernel demangled and shifted into the host clock";
+  EXPECT_EQ(matmul->end_ns, 700);
+  EXPECT_TRUE(is_computation(matmul->category));
+  EXPECT_EQ(t.tracks[matmul_track].info.kind, TrackKind::CudaStream);
+  EXPECT_EQ(t.tracks[matmul_track].info.native_id, 7);
+  EXPECT_EQ(t.tracks[matmul_track].info.device_kind, DeviceKind::Gpu);
+
+  const Span* dispatch = find_span(t, kNcclDemangled, 300, &nccl_track);
+  ASSERT_NE(dispatch, nullptr);
+  EXPECT_EQ(t.tracks[nccl_track].info.native_id, 20);
+  EXPECT_EQ(dispatch->category, Category::Dispatch);
+  EXPECT_EQ(find_span(t, kNcclDemangled, 800)->category, Category::Combine) << "innermost range wins";
+  EXPECT_EQ(find_span(t, kNcclDemangled, 950)->category, Category::OtherComm) << "no phase range: NCCL preset";
+
+  const Span* copy = find_span(t, "Memcpy HtoD", 0);
+  ASSERT_NE(copy, nullptr);
+  EXPECT_EQ(copy->category, Category::Memcpy);
+  ASSERT_NE(copy->args, kNoArgs);
+  EXPECT_EQ(t.args[copy->args][0].value, "4096");
+
+  // Host tracks: API calls on per-thread tracks, the wait nested in its call; the orphan wait is dropped.
+  std::uint32_t sync_track = 0;
+  const Span* wait = find_span(t, "stream synchronize", 0, &sync_track);
+  ASSERT_NE(wait, nullptr);
+  EXPECT_EQ(wait->depth, 1);
+  EXPECT_EQ(t.tracks[sync_track].info.kind, TrackKind::HostThread);
+  EXPECT_EQ(t.tracks[sync_track].info.native_id, 12);
+  EXPECT_EQ(find_span(t, "orphan wait", -995), nullptr);
+  std::uint32_t nvtx_track = 0;
+  const Span* nvtx = find_span(t, "scmoe:dispatch", -800, &nvtx_track);
+  ASSERT_NE(nvtx, nullptr);
+  EXPECT_EQ(t.tracks[nvtx_track].info.kind, TrackKind::Annotation);
+
+  // One launch flow per kernel/copy, from its API call to it (flows survive finalize's re-sorting).
+  ASSERT_EQ(t.flows.size(), 5u);
+  for (const Flow& f : t.flows) {
+    EXPECT_EQ(f.kind, FlowKind::Launch);
+    const Span& from = t.tracks[f.from.track].spans[f.from.span];
+    const Span& to = t.tracks[f.to.track].spans[f.to.span];
+    EXPECT_EQ(t.tracks[f.from.track].info.kind, TrackKind::HostThread);
+    EXPECT_EQ(t.tracks[f.to.track].info.kind, TrackKind::CudaStream);
+    EXPECT_LT(from.start_ns, to.start_ns) << t.name_of(from) << " -> " << t.name_of(to);
+  }
+  // Spans of each track sorted by start.
+  for (const Track& tr : t.tracks) {
+    EXPECT_TRUE(std::is_sorted(tr.spans.begin(), tr.spans.end(),
+                               [](const Span& a, const Span& b) { return a.start_ns < b.start_ns; }));
+  }
+}
+
+TEST(CuptiCapture, DemangleLeavesPlainNamesAlone) {
+  EXPECT_EQ(demangle(kMatmulMangled), kMatmulDemangled);
+  EXPECT_EQ(demangle("ncclKernel_AllReduce_RING_LL_Sum_float"), "ncclKernel_AllReduce_RING_LL_Sum_float");
+  EXPECT_EQ(demangle(""), "");
+}
+
+TEST(CuptiCollector, MissingModuleIsAClearError) {
+  CuptiCollector::Options options;
+  options.module_path = "/nonexistent/libscmoe_cupti.so";
+  std::string error;
+  EXPECT_EQ(CuptiCollector::load(options, error), nullptr);
+  EXPECT_EQ(error.rfind("CUPTI not available: ", 0), 0u) << error;
+  EXPECT_NE(error.find("/nonexistent/libscmoe_cupti.so"), std::string::npos) << error;
+
+  options.module_path = SCMOE_SOURCE_DIR "/CMakeLists.txt";  // exists, but is no shared object
+  EXPECT_EQ(CuptiCollector::load(options, error), nullptr);
+  EXPECT_EQ(error.rfind("CUPTI not available: ", 0), 0u) << error;
+}
+
+#ifdef SCMOE_CUPTI_MODULE_PATH
+TEST(CuptiCollector, BuiltModuleLoads) {
+  CuptiCollector::Options options;
+  options.module_path = SCMOE_CUPTI_MODULE_PATH;
+  std::string error;
+  const auto collector = CuptiCollector::load(options, error);
+  ASSERT_NE(collector, nullptr) << error;
+  EXPECT_EQ(collector->module_path(), SCMOE_CUPTI_MODULE_PATH);
+}
+#endif
+
+}  // namespace
+}  // namespace scmoe::prof::capture
