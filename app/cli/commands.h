@@ -11,6 +11,8 @@ namespace scmoe::cli {
 void set_exit_code(int code);
 int exit_code();
 
+void add_run_command(CLI::App& app);
+
 void add_convert_command(CLI::App& app);
 
 }  // namespace scmoe::cli

@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(0, 1);
   bool show_version = false;
   app.add_flag("--version", show_version, "Print the version and build options, then exit");
+  scmoe::cli::add_run_command(app);
   scmoe::cli::add_convert_command(app);
 
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -232,6 +233,37 @@ OpTimes times_for_arch(const OpTimes& measured, Arch measured_arch, Arch target)
     out[Op::SharedExpert] = measured[Op::Expert] / routed_copies(measured_arch);
   }
   return out;
+}
+
+OpTimes measured_op_times(const std::vector<Trace>& iterations) {
+  std::array<std::vector<double>, kOpCount> samples;
+  for (const Trace& trace : iterations) {
+    std::array<double, kOpCount> total{};
+    std::array<std::set<std::pair<std::int32_t, std::int32_t>>, kOpCount> instances;
+    for (const Track& track : trace.tracks) {
+      for (const Span& span : track.spans) {
+        if (span.has_flag(kSpanPredicted)) continue;
+        const std::string_view name = trace.name_of(span);
+        const auto it = std::find(kOpNames.begin(), kOpNames.end(), name);
+        if (it == kOpNames.end()) continue;
+        const auto op = static_cast<std::size_t>(it - kOpNames.begin());
+        total[op] += static_cast<double>(span.duration_ns()) / 1e6;
+        instances[op].insert({track.info.rank, span.layer});
+      }
+    }
+    for (std::size_t op = 0; op < kOpCount; ++op) {
+      if (!instances[op].empty()) samples[op].push_back(total[op] / static_cast<double>(instances[op].size()));
+    }
+  }
+  OpTimes times;
+  for (std::size_t op = 0; op < kOpCount; ++op) {
+    std::vector<double>& v = samples[op];
+    if (v.empty()) continue;
+    std::sort(v.begin(), v.end());
+    const std::size_t mid = v.size() / 2;
+    times.ms[op] = v.size() % 2 == 1 ? v[mid] : 0.5 * (v[mid - 1] + v[mid]);
+  }
+  return times;
 }
 
 Trace predicted_timeline(const Plan& plan, const OpTimes& times, int chunks, int units, bool emulated_link) {

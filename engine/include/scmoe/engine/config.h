@@ -77,5 +77,26 @@ std::string_view to_string(Arch a);
 std::string_view to_string(Schedule s);
 std::optional<Arch> parse_arch(std::string_view s);
 std::optional<Schedule> parse_schedule(std::string_view s);
+std::string_view to_string(CombineMode m);      // "direct", "cg1", "cg2"
+std::string_view to_string(ShortcutNorm n);     // "reuse", "dedicated"
+std::string_view to_string(DType d);            // "fp32", "bf16"
+std::string_view to_string(DeviceType d);       // "cpu", "cuda"
+std::optional<CombineMode> parse_combine_mode(std::string_view s);
+std::optional<ShortcutNorm> parse_shortcut_norm(std::string_view s);
+std::optional<DType> parse_dtype(std::string_view s);
+std::optional<DeviceType> parse_device(std::string_view s);
+
+// Model presets: "demo", "gpt2-moe-small", "gpt2-moe-medium", "gpt3-moe-xl", "llama2-moe" (shapes from
+// scmoe-method.md §6). apply_preset overwrites the shape fields (and `preset`) and keeps everything else.
+std::vector<std::string_view> preset_names();
+bool apply_preset(std::string_view name, EngineConfig& config);
+
+// Emulated link presets: "pcie4", "nvlink4", "ib-200g". Sets bandwidth/latency/preset and enables it.
+std::vector<std::string_view> link_preset_names();
+bool apply_link_preset(std::string_view name, LinkModel& link);
+
+// Weights of every rank plus the live activations of one forward pass, all ranks together (the CPU
+// engine holds every rank in one process). validate() compares it with the machine's memory.
+double estimated_memory_bytes(const EngineConfig& config);
 
 }  // namespace scmoe::engine

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "scmoe/engine/config.h"
+#include "scmoe/profiler/cost_model.h"
 #include "scmoe/profiler/trace.h"
 
 namespace scmoe::engine {
@@ -38,6 +39,14 @@ struct RunSummary {
   double speedup_low_x = 0.0;       // spread of the speedup (A/B mode): 25th..75th percentile
   double speedup_high_x = 0.0;
   int chosen_slot = 0;              // K used (adaptive: K*)
+  // Added for the adaptive scheduler and the what-if view:
+  int iterations_done = 0;          // measured iterations of the chosen arch
+  double time_saved_pct = 0.0;      // A/B: 100 * (1 - median_ms / top2_median_ms), the paper's "% time"
+  prof::cost::OpTimes op_times;     // medians over the warm-up iterations, one unit (empty: no warm-up)
+  std::vector<prof::cost::SlotRow> slot_table;  // per-K table for one unit (shortcut archs)
+  double predicted_ms = 0.0;        // cost model: units x predicted unit time with the slot used
+  double predicted_top2_ms = 0.0;   // cost model: top-2 from the same op times (what-if speedup)
+  prof::Trace predicted_trace;      // cost model timeline of one iteration (spans flagged predicted)
 };
 
 struct RunCallbacks {

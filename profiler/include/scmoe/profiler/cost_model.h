@@ -91,6 +91,11 @@ double simulate_ms(const Plan& plan, const OpTimes& times, int chunks);
 // same measurements for the what-if speedup.
 OpTimes times_for_arch(const OpTimes& measured, Arch measured_arch, Arch target);
 
+// Operator times of one unit measured in traces of engine iterations (spans named by op_name, not flagged
+// predicted): per trace, an op's total duration / its number of (rank, layer) instances (chunks of one
+// instance add up); then the median over the traces.
+OpTimes measured_op_times(const std::vector<Trace>& iterations);
+
 // The predicted timeline of `units` consecutive units (rank 0, a compute and a comm track), every span
 // flagged kSpanPredicted (and kSpanEmulated for communication when `emulated_link`).
 Trace predicted_timeline(const Plan& plan, const OpTimes& times, int chunks, int units, bool emulated_link);

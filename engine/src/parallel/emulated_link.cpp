@@ -1,0 +1,48 @@
+#include "parallel/emulated_link.h"
+
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
+namespace scmoe::engine {
+
+EmulatedLinkCommunicator::EmulatedLinkCommunicator(std::unique_ptr<Communicator> inner, const LinkModel& link,
+                                                   const AbortSignal& abort)
+    : inner_(std::move(inner)), link_(link), abort_(abort) {}
+
+double EmulatedLinkCommunicator::modelled_seconds(double bytes) const {
+  return link_.latency_us * 1e-6 + bytes / (link_.bandwidth_gbps * 1e9);
+}
+
+std::vector<std::int64_t> EmulatedLinkCommunicator::exchange_counts(const std::vector<std::int64_t>& send) {
+  // A few bytes: only the latency would matter and it is charged once per All-to-All below.
+  return inner_->exchange_counts(send);
+}
+
+at::Tensor EmulatedLinkCommunicator::all_to_all(const at::Tensor& send, const std::vector<std::int64_t>& send_splits,
+                                                const std::vector<std::int64_t>& recv_splits) {
+  // The transfer starts when every rank is ready (as an NCCL collective does); rows a rank keeps for
+  // itself never cross the link. Sending and receiving use the two directions in parallel, so the busier
+  // direction decides.
+  inner_->barrier();
+  const auto start = std::chrono::steady_clock::now();
+  at::Tensor received = inner_->all_to_all(send, send_splits, recv_splits);
+  const double row_bytes = static_cast<double>(send.size(1) * send.element_size());
+  std::int64_t sent_rows = 0, received_rows = 0;
+  for (std::size_t r = 0; r < send_splits.size(); ++r) {
+    if (static_cast<int>(r) == rank()) continue;
+    sent_rows += send_splits[r];
+    received_rows += recv_splits[r];
+  }
+  const double seconds = modelled_seconds(row_bytes * static_cast<double>(std::max(sent_rows, received_rows)));
+  const auto until = start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                   std::chrono::duration<double>(seconds));
+  // Sleep (the other lane's compute keeps the cores) in short steps so a cancel is seen quickly.
+  for (auto now = std::chrono::steady_clock::now(); now < until; now = std::chrono::steady_clock::now()) {
+    abort_.throw_if_triggered();
+    std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(until - now, AbortSignal::kPollInterval));
+  }
+  return received;
+}
+
+}  // namespace scmoe::engine

@@ -1,0 +1,64 @@
+#include "scmoe/engine/runner.h"
+
+#include <ATen/Context.h>
+
+#include <atomic>
+#include <mutex>
+#include <thread>
+
+#include "parallel/abort_signal.h"
+#include "run_session.h"
+
+namespace scmoe::engine {
+
+struct Runner::Impl {
+  std::thread thread;
+  std::unique_ptr<AbortSignal> abort;
+  std::atomic<bool> running{false};
+  std::mutex mutex;
+  RunSummary summary;
+};
+
+Runner::Runner() : impl_(std::make_unique<Impl>()) {}
+
+Runner::~Runner() {
+  cancel();
+  if (impl_->thread.joinable()) impl_->thread.join();
+}
+
+std::vector<ConfigError> Runner::start(const EngineConfig& config, RunCallbacks callbacks) {
+  if (impl_->running) return {{"run", "a run is already in progress: cancel or wait for it first"}};
+  if (impl_->thread.joinable()) impl_->thread.join();
+  std::vector<ConfigError> errors = validate(config);
+  if (config.device == DeviceType::Cuda) {
+    errors.push_back({"device", at::hasCUDA() ? "the CUDA lanes are not part of this engine build yet; use \"cpu\""
+                                              : "this LibTorch has no CUDA support; use \"cpu\""});
+  }
+  if (!errors.empty()) return errors;
+  impl_->abort = std::make_unique<AbortSignal>();
+  impl_->running = true;
+  impl_->thread = std::thread([impl = impl_.get(), config, callbacks = std::move(callbacks)] {
+    RunSummary summary = run_session(config, callbacks, *impl->abort);
+    {
+      std::lock_guard lock(impl->mutex);
+      impl->summary = summary;
+    }
+    if (callbacks.on_finished) callbacks.on_finished(summary);
+    impl->running = false;
+  });
+  return {};
+}
+
+void Runner::cancel() {
+  if (impl_->abort) impl_->abort->trigger();
+}
+
+RunSummary Runner::wait() {
+  if (impl_->thread.joinable()) impl_->thread.join();
+  std::lock_guard lock(impl_->mutex);
+  return impl_->summary;
+}
+
+bool Runner::running() const { return impl_->running; }
+
+}  // namespace scmoe::engine
