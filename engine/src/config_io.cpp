@@ -327,7 +327,9 @@ std::vector<ConfigError> parse_config_json(std::string_view text, EngineConfig& 
   try {
     json = nlohmann::json::parse(text);
   } catch (const nlohmann::json::parse_error& e) {
-    return {{"file", "JSON syntax error at byte " + std::to_string(e.byte) + ": " + e.what()}};
+    // nlohmann counts bytes from 1; report the 0-based offset of the offending byte.
+    return {{"file", "JSON syntax error at byte offset " + std::to_string(e.byte > 0 ? e.byte - 1 : 0) + ": " +
+                         e.what()}};
   }
   if (!json.is_object()) return {{"file", "a JSON config must be an object of keys"}};
   std::vector<Entry> entries;
