@@ -51,7 +51,7 @@ struct ModelShape {
 // scmoe-method.md §6. FFN = 4 x hidden (the paper does not give it); one expert per rank (ep = experts);
 // one sequence per rank. `demo` is small enough for a few iterations per second on 2 CPU cores.
 constexpr std::array<ModelShape, 5> kPresets = {{
-    {"demo", 128, 4, 4, 512, 1, 64, 256, 8, 4, false},
+    {"demo", 64, 4, 4, 256, 1, 32, 128, 8, 4, false},
     {"gpt2-moe-small", 768, 12, 12, 3072, 6, 1024, 1024, 8, 8, false},
     {"gpt2-moe-medium", 1024, 16, 16, 4096, 12, 2048, 2048, 8, 8, false},
     {"gpt3-moe-xl", 2048, 32, 32, 8192, 12, 2048, 2048, 8, 8, false},

@@ -28,6 +28,9 @@ eng::EngineConfig valid() {
 
 TEST(Config, DefaultAndPresetsAreValid) {
   EXPECT_TRUE(eng::validate(eng::EngineConfig{}).empty());
+  eng::EngineConfig demo;
+  eng::apply_preset("demo", demo);
+  EXPECT_EQ(eng::config_to_json(demo), eng::config_to_json(eng::EngineConfig{}));  // the default is the demo
   for (auto name : {"demo", "gpt2-moe-small", "gpt2-moe-medium", "llama2-moe"}) {
     eng::EngineConfig c;
     ASSERT_TRUE(eng::apply_preset(name, c));

@@ -114,6 +114,9 @@ ForwardResult ForwardExecutor::run(Arch arch, const prof::cost::Plan& plan, int 
         const prof::capture::HostTrackId track = tracks_[ru][static_cast<std::size_t>(step.lane)];
         const std::int32_t layer = layer_of(step.op, u, has_block_mlp);
         lane.enqueue([this, &step, &ctx, &state, track, layer, iteration] {
+          // A collective starts when every rank has arrived. Waiting for the slowest rank still blocks the
+          // lane, but the span (and so the time the cost model is fed) is the exchange itself.
+          if (prof::is_communication(prof::cost::op_category(step.op))) ctx.comm->barrier();
           const std::int64_t begin = prof::capture::HostCollector::now_ns();
           run_unit_op(step.op, step.chunk, ctx, state);
           const std::int64_t end = prof::capture::HostCollector::now_ns();

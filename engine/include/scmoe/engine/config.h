@@ -25,16 +25,16 @@ struct LinkModel {
 };
 
 struct EngineConfig {
-  // Model shape.
+  // Model shape (defaults: the "demo" preset).
   std::string preset = "demo";
-  int hidden = 256;
+  int hidden = 64;
   int heads = 4;
   int kv_heads = 4;            // grouped-query attention when < heads
-  int ffn = 1024;              // MLP / expert hidden size
+  int ffn = 256;               // MLP / expert hidden size
   int pairs = 1;               // Block-MLP + Block-MoE pairs
   bool moe_every_block = false;
-  int seq_len = 128;
-  int tokens_per_rank = 512;   // multiple of seq_len
+  int seq_len = 32;
+  int tokens_per_rank = 128;   // multiple of seq_len
   // Mixture of experts.
   Arch arch = Arch::ScMoE;
   int shortcut_position = 2;   // 1 output, 2 intermediate, 3 input
