@@ -79,7 +79,7 @@ TEST(Config, EachRuleNamesItsField) {
   c = valid();
   c.heads = 5;
   c.kv_heads = 5;
-  EXPECT_TRUE(has_error(eng::validate(c), "heads", "hidden (128) must be divisible by heads"));
+  EXPECT_TRUE(has_error(eng::validate(c), "heads", "hidden (64) must be divisible by heads"));
   c = valid();
   c.link.enabled = true;
   c.link.bandwidth_gbps = 0.0;
