@@ -226,7 +226,7 @@ void ChromeWriter::write() {
     const int first_tid = next_tid[static_cast<std::size_t>(pid - 1)];
     first_tid_of_track_[i] = first_tid;
     next_tid[static_cast<std::size_t>(pid - 1)] += static_cast<int>(lanes_.back().lanes);
-    const std::string identity = track_identity_json(info);
+    const std::string identity = track_identity_json(info, i);
     for (std::uint32_t lane = 0; lane < lanes_.back().lanes; ++lane) {
       std::string args = "{\"name\":";
       append_json_string(args, lane == 0 ? info.name : info.name + " (overlap " + std::to_string(lane) + ")");

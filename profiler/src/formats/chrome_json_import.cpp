@@ -93,6 +93,16 @@ class Importer {
     return fail(std::move(what));
   }
   std::size_t offset_now();
+  std::string structural_error(simdjson::error_code err, std::size_t skipped_prefix) const;
+  bool fail_root(simdjson::error_code err) {
+    if (err == simdjson::INCOMPLETE_ARRAY_OR_OBJECT) {
+      // simdjson checks that the document ends with the bracket that closes the root: either the file
+      // was cut short, or something follows the root value.
+      error_offset_ = json_.size();
+      return fail("the document to end with the bracket that closes the root (truncated file, or text after it?)");
+    }
+    return fail(err, "a JSON object or array");
+  }
 
   bool parse_root_object(od::object root);
   bool parse_events(od::array events);
@@ -122,6 +132,8 @@ class Importer {
   od::document doc_;
   const char* base_ = nullptr;
   std::string expected_;
+  static constexpr std::size_t kNoOffset = ~std::size_t{0};
+  std::size_t error_offset_ = kNoOffset;  // where the bad value starts, when known better than "now"
   simdjson::error_code code_ = simdjson::SUCCESS;
   bool cancelled_ = false;
 
@@ -156,6 +168,29 @@ std::size_t Importer::offset_now() {
   return static_cast<std::size_t>(loc - base_);
 }
 
+// Errors of simdjson's first pass (string and UTF-8 structure) come without a position: find it.
+std::string Importer::structural_error(simdjson::error_code err, std::size_t skipped_prefix) const {
+  if (err == simdjson::UNCLOSED_STRING) {
+    return "byte " + std::to_string(json_.size()) + ": expected a closing quote (the file ends inside a string)";
+  }
+  if (err == simdjson::UTF8_ERROR) {
+    // Bisect with simdjson's validator for the first bad byte (UTF-8 errors are local: a prefix that ends
+    // before the bad sequence validates, give or take the 3 bytes of a split character).
+    std::size_t good = skipped_prefix, bad = json_.size();
+    while (bad - good > 4) {
+      const std::size_t mid = good + (bad - good) / 2;
+      if (simdjson::validate_utf8(json_.data() + skipped_prefix, mid - skipped_prefix)) {
+        good = mid;
+      } else {
+        bad = mid;
+      }
+    }
+    return "byte " + std::to_string(good) + ": expected valid UTF-8 text";
+  }
+  if (err == simdjson::CAPACITY) return "byte 0: expected a document smaller than 4 GiB (simdjson's limit)";
+  return std::string("byte 0: expected a JSON document (") + simdjson::error_message(err) + ")";
+}
+
 ChromeJsonImport Importer::run() {
   ChromeJsonImport result;
   std::size_t skipped_prefix = 0;
@@ -171,7 +206,7 @@ ChromeJsonImport Importer::run() {
   const simdjson::padded_string_view view(json_.data() + skipped_prefix, json_.size() - skipped_prefix,
                                           json_.capacity() - skipped_prefix);
   if (auto err = parser_.iterate(view).get(doc_)) {
-    result.error = source_ + ": " + simdjson::error_message(err) + " (the file is not valid JSON)";
+    result.error = source_ + ": " + structural_error(err, skipped_prefix);
     return result;
   }
   bool ok = false;
@@ -180,11 +215,12 @@ ChromeJsonImport Importer::run() {
     ok = fail(err, "a JSON object or array");
   } else if (type == od::json_type::object) {
     od::object root;
-    ok = doc_.get_object().get(root) == simdjson::SUCCESS ? parse_root_object(root)
-                                                          : fail("a JSON object");
+    const auto err = doc_.get_object().get(root);
+    ok = err == simdjson::SUCCESS ? parse_root_object(root) : fail_root(err);
   } else if (type == od::json_type::array) {
     od::array events;
-    ok = doc_.get_array().get(events) == simdjson::SUCCESS ? parse_events(events) : fail("a JSON array");
+    const auto err = doc_.get_array().get(events);
+    ok = err == simdjson::SUCCESS ? parse_events(events) : fail_root(err);
   } else {
     ok = fail("a JSON object with \"traceEvents\" or an array of trace events");
   }
@@ -197,7 +233,8 @@ ChromeJsonImport Importer::run() {
     return result;
   }
   if (!ok) {
-    std::string msg = source_ + ": byte " + std::to_string(offset_now()) + ": expected " + expected_;
+    const std::size_t offset = error_offset_ != kNoOffset ? error_offset_ : offset_now();
+    std::string msg = source_ + ": byte " + std::to_string(offset) + ": expected " + expected_;
     if (code_ != simdjson::SUCCESS) msg += std::string(" (") + simdjson::error_message(code_) + ")";
     result.error = std::move(msg);
     return result;
@@ -234,7 +271,7 @@ bool Importer::parse_root_object(od::object root) {
       if (!v) return fail("an integer for baseTimeNanoseconds");
       base_time_ns_ = *v;
       trace_.metadata.emplace_back("baseTimeNanoseconds", std::string(trim(text)));
-    } else {
+    } else if (!scmoe_file_) {  // our own exports carry their metadata in the header
       od::json_type type;
       if (auto err = value.type().get(type)) return fail(err, "a JSON value");
       if (type == od::json_type::string) {
@@ -360,9 +397,11 @@ bool Importer::read_key_text(od::value value, std::string_view field, std::strin
 bool Importer::read_time(od::value value, std::string_view field, std::int64_t& ns) {
   std::string_view text;
   bool is_string = false;
+  const std::size_t value_offset = offset_now();
   if (!read_key_text(value, field, text, is_string)) return false;
   const auto parsed = parse_us_as_ns(text);
   if (!parsed) {
+    error_offset_ = value_offset;
     return fail("\"" + std::string(field) + "\" to be a number of microseconds within +-9.2e15, got " +
                 std::string(text.substr(0, 40)));
   }
@@ -653,6 +692,17 @@ bool Importer::assemble() {
   // Track order: process sort index, then thread sort index, then first appearance.
   std::vector<std::uint32_t> order(raw_.size());
   std::iota(order.begin(), order.end(), 0u);
+  // Our own exports name each thread's track identity and its position in the trace.
+  std::unordered_map<std::string, std::pair<TrackInfo, std::int64_t>> identities;
+  for (const auto& [thread, json] : scmoe_tracks_) {
+    TrackInfo info;
+    std::int64_t index = 0;
+    if (parse_scmoe_track(json, info, index)) identities.emplace(thread, std::make_pair(std::move(info), index));
+  }
+  auto identity_index = [&](const RawTrack& t) {
+    const auto it = identities.find(t.pid + '\x1f' + t.tid);
+    return it == identities.end() ? std::numeric_limits<std::int64_t>::max() : it->second.second;
+  };
   constexpr std::int64_t kUnsorted = std::numeric_limits<std::int64_t>::max();
   auto sort_of = [](const auto& map, const std::string& key) {
     const auto it = map.find(key);
@@ -667,6 +717,8 @@ bool Importer::assemble() {
   std::stable_sort(order.begin(), order.end(), [&](std::uint32_t a, std::uint32_t b) {
     const RawTrack& x = raw_[a];
     const RawTrack& y = raw_[b];
+    const auto ix = identity_index(x), iy = identity_index(y);
+    if (ix != iy) return ix < iy;
     const auto px = sort_of(process_sort_, x.pid), py = sort_of(process_sort_, y.pid);
     if (px != py) return px < py;
     if (x.pid != y.pid) return pid_first_seen[x.pid] < pid_first_seen[y.pid];
@@ -682,8 +734,9 @@ bool Importer::assemble() {
     const std::string thread_key = raw.pid + '\x1f' + raw.tid;
     TrackInfo info;
     bool identified = false;
-    if (const auto it = scmoe_tracks_.find(thread_key); it != scmoe_tracks_.end()) {
-      identified = parse_scmoe_track(it->second, info);
+    if (const auto it = identities.find(thread_key); it != identities.end()) {
+      info = it->second.first;
+      identified = true;
     }
     if (!identified) {
       const auto name = thread_names_.find(thread_key);

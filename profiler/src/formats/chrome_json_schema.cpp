@@ -85,8 +85,9 @@ std::string flags_text(std::uint8_t flags) {
   return out;
 }
 
-std::string track_identity_json(const TrackInfo& info) {
-  return nlohmann::json{{"rank", info.rank},
+std::string track_identity_json(const TrackInfo& info, std::size_t index) {
+  return nlohmann::json{{"index", index},
+                        {"rank", info.rank},
                         {"device", info.device},
                         {"device_kind", kDeviceKindNames[static_cast<std::size_t>(info.device_kind)]},
                         {"kind", kTrackKindNames[static_cast<std::size_t>(info.kind)]},
@@ -95,7 +96,7 @@ std::string track_identity_json(const TrackInfo& info) {
       .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-bool parse_scmoe_track(std::string_view json, TrackInfo& info) {
+bool parse_scmoe_track(std::string_view json, TrackInfo& info, std::int64_t& index) {
   const auto j = nlohmann::json::parse(json, nullptr, /*allow_exceptions=*/false);
   if (!j.is_object()) return false;
   const auto rank = j.find("rank"), device = j.find("device"), device_kind = j.find("device_kind"),
@@ -112,6 +113,9 @@ bool parse_scmoe_track(std::string_view json, TrackInfo& info) {
       d < std::numeric_limits<std::int32_t>::min() || d > std::numeric_limits<std::int32_t>::max()) {
     return false;
   }
+  const auto i = j.find("index");
+  if (i == j.end() || !i->is_number_integer()) return false;
+  index = i->get<std::int64_t>();
   info.rank = static_cast<std::int32_t>(r);
   info.device = static_cast<std::int32_t>(d);
   info.device_kind = static_cast<DeviceKind>(dk);

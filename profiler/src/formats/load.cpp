@@ -164,6 +164,11 @@ LoadResult load_traces(const std::vector<std::string>& paths, const LoadOptions&
     auto file_progress = [&](double f) {
       return !options.progress || options.progress((static_cast<double>(i) + f) / static_cast<double>(paths.size()));
     };
+    if (!file_progress(0.0)) {
+      result.cancelled = true;
+      result.error = "cancelled";
+      return result;
+    }
     LoadedFile file;
     bool cancelled = false;
     std::string err;

@@ -28,8 +28,9 @@ bool apply_span_field_arg(std::string_view key, std::string_view value, Span& sp
 std::string_view span_field_arg_expectation(std::string_view key);
 std::string flags_text(std::uint8_t flags);
 
-// {"rank":0,"device":0,"device_kind":"gpu","kind":"cuda_stream","native_id":7,"name":"stream 7"}
-std::string track_identity_json(const TrackInfo& info);
-bool parse_scmoe_track(std::string_view json, TrackInfo& info);
+// {"index":0,"rank":0,"device":0,"device_kind":"gpu","kind":"cuda_stream","native_id":7,"name":"stream 7"};
+// index: the track's position in the trace (Chrome groups threads by process, so the order is kept here).
+std::string track_identity_json(const TrackInfo& info, std::size_t index);
+bool parse_scmoe_track(std::string_view json, TrackInfo& info, std::int64_t& index);
 
 }  // namespace scmoe::prof::formats
