@@ -15,4 +15,6 @@ void add_run_command(CLI::App& app);
 
 void add_convert_command(CLI::App& app);
 
+void add_analyze_command(CLI::App& app);  // analyze and diff
+
 }  // namespace scmoe::cli

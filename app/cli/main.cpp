@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   app.add_flag("--version", show_version, "Print the version and build options, then exit");
   scmoe::cli::add_run_command(app);
   scmoe::cli::add_convert_command(app);
+  scmoe::cli::add_analyze_command(app);
 
 
   try {

@@ -1,0 +1,283 @@
+// `scmoe analyze FILE...`: communication/computation overlap per rank (dispatch / combine split) and the
+// per-op breakdown, as aligned text, --json, or CSV files (--csv DIR); --compare B... adds the comparison
+// with a second run. `scmoe diff A B` is the comparison alone.
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <filesystem>
+#include <optional>
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "cli/commands.h"
+#include "scmoe/profiler/analysis/critical_path.h"
+#include "scmoe/profiler/analysis/tables.h"
+#include "scmoe/profiler/formats/csv.h"
+#include "scmoe/profiler/formats/load.h"
+
+namespace scmoe::cli {
+
+namespace {
+
+namespace analysis = prof::analysis;
+using nlohmann::json;
+
+struct AnalyzeOptions {
+  std::vector<std::string> inputs;
+  std::vector<std::string> compare;  // second run (B); empty: no comparison
+  bool json = false;
+  std::string csv_dir;
+  std::string rules;
+  std::string group_by = "name";
+  std::size_t top = 20;
+  bool iterations = false;
+  bool critical_path = false;
+};
+
+const char* iteration_source_name(analysis::IterationSource s) {
+  switch (s) {
+    case analysis::IterationSource::SpanTags: return "span tags";
+    case analysis::IterationSource::ProfilerSteps: return "ProfilerStep annotations";
+    case analysis::IterationSource::None: break;
+  }
+  return "none";
+}
+
+json stats_json(const analysis::OverlapStats& s) {
+  return {{"comm_ns", s.comm_ns},         {"compute_ns", s.compute_ns}, {"overlapped_ns", s.overlapped_ns},
+          {"exposed_ns", s.exposed_ns}, {"overlap_percent", s.overlap_percent()}};
+}
+
+json rows_json(const std::vector<analysis::OverlapRow>& rows) {
+  json out = json::array();
+  for (const auto& r : rows) {
+    out.push_back({{"rank", r.rank == analysis::kAllRanks ? json("all") : json(r.rank)},
+                   {"iteration", r.iteration == prof::kNoIndex ? json(nullptr) : json(r.iteration)},
+                   {"wall_ns", r.wall_ns},
+                   {"total", stats_json(r.total)},
+                   {"dispatch", stats_json(r.dispatch)},
+                   {"combine", stats_json(r.combine)},
+                   {"other_comm", stats_json(r.other_comm)}});
+  }
+  return out;
+}
+
+json breakdown_json(const std::vector<analysis::OpStats>& ops, std::size_t top) {
+  json out = json::array();
+  for (std::size_t i = 0; i < ops.size() && (top == 0 || i < top); ++i) {
+    const auto& op = ops[i];
+    out.push_back({{"op", op.key}, {"category", prof::category_name(op.category)}, {"count", op.count},
+                   {"total_ns", op.total_ns}, {"median_ns", op.median_ns}, {"p90_ns", op.p90_ns},
+                   {"min_ns", op.min_ns}, {"max_ns", op.max_ns}});
+  }
+  return out;
+}
+
+json comparison_json(const analysis::Comparison& c) {
+  json ops = json::array(), phases = json::array();
+  for (const auto& d : c.ops) {
+    ops.push_back({{"op", d.key}, {"change", analysis::change_name(d.change)}, {"count_a", d.count_a},
+                   {"count_b", d.count_b}, {"a_per_iteration_ns", d.per_iteration_a_ns},
+                   {"b_per_iteration_ns", d.per_iteration_b_ns}, {"delta_ns", d.delta_ns()},
+                   {"median_a_ns", d.median_a_ns}, {"median_b_ns", d.median_b_ns}});
+  }
+  for (const auto& p : c.phases) {
+    phases.push_back({{"phase", p.phase}, {"change", analysis::change_name(p.change)}, {"a_per_iteration_ns", p.a_ns},
+                      {"b_per_iteration_ns", p.b_ns}, {"delta_ns", p.delta_ns()}});
+  }
+  return {{"iteration_a_ns", c.iteration_a_ns}, {"iteration_b_ns", c.iteration_b_ns}, {"speedup_x", c.speedup_x()},
+          {"time_saved_percent", c.time_saved_percent()}, {"ops", ops}, {"phases", phases}};
+}
+
+std::string speedup_line(const analysis::Comparison& c) {
+  char buffer[256];
+  std::snprintf(buffer, sizeof buffer, "median iteration: A %.3f us, B %.3f us -> speedup %.3fx (%.1f%% time)",
+                double(c.iteration_a_ns) / 1000.0, double(c.iteration_b_ns) / 1000.0, c.speedup_x(),
+                c.time_saved_percent());
+  return buffer;
+}
+
+std::optional<prof::Trace> load(const std::vector<std::string>& paths, const prof::formats::LoadOptions& options,
+                                const char* command) {
+  prof::formats::LoadResult loaded = prof::formats::load_traces(paths, options);
+  if (!loaded.trace) {
+    std::cerr << "scmoe " << command << ": " << loaded.error << "\n";
+    return std::nullopt;
+  }
+  return std::move(loaded.trace);
+}
+
+// Writes each table as DIR/<file> (created if needed). Returns "" or the first error.
+std::string write_tables(const std::string& dir, const std::vector<std::pair<std::string, analysis::Table>>& tables) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return "--csv " + dir + ": " + ec.message();
+  for (const auto& [file, table] : tables) {
+    const std::string path = (std::filesystem::path(dir) / file).string();
+    if (std::string err = prof::formats::write_csv(path, table.header, table.rows); !err.empty()) return err;
+  }
+  return {};
+}
+
+int run_analyze(const AnalyzeOptions& opts) {
+  prof::formats::LoadOptions load_options;
+  if (!opts.rules.empty()) {
+    if (std::string err = load_options.rules.load_file(opts.rules); !err.empty()) {
+      std::cerr << "scmoe analyze: --rules: " << err << "\n";
+      return 2;
+    }
+  }
+  std::optional<prof::Trace> trace = load(opts.inputs, load_options, "analyze");
+  if (!trace) return 1;
+  std::optional<prof::Trace> other;
+  if (!opts.compare.empty() && !(other = load(opts.compare, load_options, "analyze"))) return 1;
+
+  analysis::OverlapOptions overlap_options;
+  overlap_options.per_iteration = opts.iterations;
+  const analysis::OverlapReport overlap = analysis::analyze_overlap(*trace, overlap_options);
+  analysis::BreakdownOptions breakdown_options;
+  breakdown_options.group_by = opts.group_by == "category" ? analysis::GroupBy::Category : analysis::GroupBy::Name;
+  const std::vector<analysis::OpStats> ops = analysis::breakdown(*trace, breakdown_options);
+  std::optional<analysis::CriticalPath> path;
+  if (opts.critical_path) {
+    path = analysis::critical_path(*trace);
+    if (!path->error.empty()) {
+      std::cerr << "scmoe analyze: critical path: " << path->error << "\n";
+      return 1;
+    }
+  }
+  std::optional<analysis::Comparison> comparison;
+  if (other) {
+    analysis::CompareOptions compare_options;
+    compare_options.group_by = breakdown_options.group_by;
+    comparison = analysis::compare_traces(*trace, *other, compare_options);
+  }
+
+  if (!opts.csv_dir.empty()) {
+    const auto ns = analysis::TimeFormat::Nanoseconds;
+    std::vector<std::pair<std::string, analysis::Table>> tables = {
+        {"overlap.csv", analysis::overlap_table(overlap.whole_trace, ns)},
+        {"breakdown.csv", analysis::breakdown_table(ops, ns)}};
+    if (opts.iterations) tables.emplace_back("overlap_per_iteration.csv", analysis::overlap_table(overlap.per_iteration, ns));
+    if (comparison) {
+      tables.emplace_back("compare_ops.csv", analysis::comparison_ops_table(*comparison, ns));
+      tables.emplace_back("compare_phases.csv", analysis::comparison_phases_table(*comparison, ns));
+    }
+    if (std::string err = write_tables(opts.csv_dir, tables); !err.empty()) {
+      std::cerr << "scmoe analyze: " << err << "\n";
+      return 1;
+    }
+  }
+
+  if (opts.json) {
+    json out = {{"files", opts.inputs},
+                {"spans", trace->span_count()},
+                {"dropped_records", trace->dropped_records},
+                {"iteration_source", iteration_source_name(overlap.iteration_source)},
+                {"overlap", {{"whole_trace", rows_json(overlap.whole_trace)}}},
+                {"breakdown", breakdown_json(ops, opts.top)}};
+    if (opts.iterations) out["overlap"]["per_iteration"] = rows_json(overlap.per_iteration);
+    if (path) {
+      out["critical_path"] = {{"length_ns", path->length_ns}, {"comm_ns", path->comm_ns},
+                              {"comm_share", path->comm_share()}, {"spans", path->chain.size()}};
+    }
+    if (comparison) {
+      out["compare_files"] = opts.compare;
+      out["comparison"] = comparison_json(*comparison);
+    }
+    std::cout << out.dump(2) << "\n";
+    return 0;
+  }
+
+  const auto us = analysis::TimeFormat::Microseconds;
+  std::cout << trace->span_count() << " spans, " << trace->tracks.size() << " tracks";
+  if (trace->dropped_records > 0) std::cout << ", " << trace->dropped_records << " capture records DROPPED";
+  std::cout << "\n\nOverlap (whole trace; overlap % = overlapped / comm, HTA's definition)\n"
+            << analysis::format_text_table(analysis::overlap_table(overlap.whole_trace, us));
+  if (opts.iterations) {
+    std::cout << "\nOverlap per iteration (from " << iteration_source_name(overlap.iteration_source) << ")\n"
+              << analysis::format_text_table(analysis::overlap_table(overlap.per_iteration, us));
+  }
+  std::cout << "\nBreakdown" << (opts.top > 0 && ops.size() > opts.top ? " (top " + std::to_string(opts.top) + ")" : "")
+            << "\n" << analysis::format_text_table(analysis::breakdown_table(ops, us, opts.top));
+  if (path) {
+    std::printf("\nCritical path: %zu spans, %.3f us, %.1f%% communication\n", path->chain.size(),
+                double(path->length_ns) / 1000.0, 100.0 * path->comm_share());
+  }
+  if (comparison) {
+    std::cout << "\nComparison with " << opts.compare.front() << (opts.compare.size() > 1 ? " ..." : "") << "\n"
+              << speedup_line(*comparison) << "\n\n"
+              << analysis::format_text_table(analysis::comparison_phases_table(*comparison, us)) << "\n"
+              << analysis::format_text_table(analysis::comparison_ops_table(*comparison, us, opts.top));
+  }
+  return 0;
+}
+
+// `scmoe diff A B`: opts.inputs holds exactly A and B.
+int run_diff(const AnalyzeOptions& opts) {
+  prof::formats::LoadOptions load_options;
+  if (!opts.rules.empty()) {
+    if (std::string err = load_options.rules.load_file(opts.rules); !err.empty()) {
+      std::cerr << "scmoe diff: --rules: " << err << "\n";
+      return 2;
+    }
+  }
+  std::optional<prof::Trace> a = load({opts.inputs[0]}, load_options, "diff");
+  if (!a) return 1;
+  std::optional<prof::Trace> b = load({opts.inputs[1]}, load_options, "diff");
+  if (!b) return 1;
+  analysis::CompareOptions compare_options;
+  compare_options.group_by = opts.group_by == "category" ? analysis::GroupBy::Category : analysis::GroupBy::Name;
+  const analysis::Comparison c = analysis::compare_traces(*a, *b, compare_options);
+  if (!opts.csv_dir.empty()) {
+    const auto ns = analysis::TimeFormat::Nanoseconds;
+    if (std::string err = write_tables(opts.csv_dir, {{"compare_ops.csv", analysis::comparison_ops_table(c, ns)},
+                                                      {"compare_phases.csv", analysis::comparison_phases_table(c, ns)}});
+        !err.empty()) {
+      std::cerr << "scmoe diff: " << err << "\n";
+      return 1;
+    }
+  }
+  if (opts.json) {
+    std::cout << comparison_json(c).dump(2) << "\n";
+    return 0;
+  }
+  const auto us = analysis::TimeFormat::Microseconds;
+  std::cout << speedup_line(c) << "\n\n" << analysis::format_text_table(analysis::comparison_phases_table(c, us)) << "\n"
+            << analysis::format_text_table(analysis::comparison_ops_table(c, us, opts.top));
+  return 0;
+}
+
+}  // namespace
+
+void add_analyze_command(CLI::App& app) {
+  auto opts = std::make_shared<AnalyzeOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "analyze", "Overlap of communication and computation per rank (dispatch/combine split) and per-op breakdown");
+  cmd->add_option("inputs", opts->inputs, "Traces (.scmoe, Chrome/Kineto .json or .json.gz; one per rank)")->required();
+  cmd->add_option("--compare", opts->compare, "A second run (B) to compare against the inputs (A)");
+  cmd->add_flag("--json", opts->json, "Print JSON instead of text tables");
+  cmd->add_option("--csv", opts->csv_dir, "Also write the tables as CSV files (times in ns) into this directory");
+  cmd->add_option("--rules", opts->rules, "Classification rules JSON for imported traces (default: presets)")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--group-by", opts->group_by, "Breakdown key")->check(CLI::IsMember({"name", "category"}));
+  cmd->add_option("--top", opts->top, "Rows of the breakdown / comparison to print (0: all)");
+  cmd->add_flag("--iterations", opts->iterations, "Also show overlap per iteration");
+  cmd->add_flag("--critical-path", opts->critical_path, "Also report the critical path and its communication share");
+  cmd->callback([opts] { set_exit_code(run_analyze(*opts)); });
+
+  auto diff = std::make_shared<AnalyzeOptions>();
+  CLI::App* diff_cmd = app.add_subcommand("diff", "Compare two runs: per op and per phase, and the iteration speedup");
+  diff_cmd->add_option("traces", diff->inputs, "A (baseline) and B")->required()->expected(2);
+  diff_cmd->add_flag("--json", diff->json, "Print JSON");
+  diff_cmd->add_option("--csv", diff->csv_dir, "Also write the comparison tables as CSV into this directory");
+  diff_cmd->add_option("--rules", diff->rules, "Classification rules JSON")->check(CLI::ExistingFile);
+  diff_cmd->add_option("--group-by", diff->group_by, "Op key")->check(CLI::IsMember({"name", "category"}));
+  diff_cmd->add_option("--top", diff->top, "Rows of the op table to print (0: all)");
+  diff_cmd->callback([diff] { set_exit_code(run_diff(*diff)); });
+}
+
+}  // namespace scmoe::cli
