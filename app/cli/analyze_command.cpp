@@ -176,10 +176,12 @@ int run_analyze(const AnalyzeOptions& opts) {
     json out = {{"files", opts.inputs},
                 {"spans", trace->span_count()},
                 {"dropped_records", trace->dropped_records},
-                {"iteration_source", iteration_source_name(overlap.iteration_source)},
                 {"overlap", {{"whole_trace", rows_json(overlap.whole_trace)}}},
                 {"breakdown", breakdown_json(ops, opts.top)}};
-    if (opts.iterations) out["overlap"]["per_iteration"] = rows_json(overlap.per_iteration);
+    if (opts.iterations) {
+      out["iteration_source"] = iteration_source_name(overlap.iteration_source);
+      out["overlap"]["per_iteration"] = rows_json(overlap.per_iteration);
+    }
     if (path) {
       out["critical_path"] = {{"length_ns", path->length_ns}, {"comm_ns", path->comm_ns},
                               {"comm_share", path->comm_share()}, {"spans", path->chain.size()}};

@@ -37,7 +37,7 @@ struct OverlapStats {
 };
 
 struct OverlapRow {
-  std::int32_t rank = 0;                // kAllRanks: sum of the per-rank rows
+  std::int32_t rank = 0;                // kAllRanks: sum of the per-rank rows (wall_ns: the longest rank's)
   std::int32_t iteration = kNoIndex;    // kNoIndex: whole trace
   std::int64_t wall_ns = 0;             // extent of the analysed spans (or the iteration window)
   OverlapStats total;                   // all communication
