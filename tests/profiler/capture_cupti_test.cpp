@@ -135,6 +135,22 @@ TEST(CuptiCollector, BuiltModuleLoads) {
   const auto collector = CuptiCollector::load(options, error);
   ASSERT_NE(collector, nullptr) << error;
   EXPECT_EQ(collector->module_path(), SCMOE_CUPTI_MODULE_PATH);
+
+  // Starting works where a device is present; elsewhere it fails with a message, never a crash.
+  if (collector->start(error)) {
+    Trace trace;
+    EXPECT_TRUE(collector->stop_into(trace, error)) << error;
+  } else {
+    EXPECT_NE(error.find("cupti"), std::string::npos) << error;
+  }
+
+  // A bad buffer size is refused before CUPTI is touched, naming the field and the value.
+  options.buffer_bytes = 1000;
+  const auto small = CuptiCollector::load(options, error);
+  ASSERT_NE(small, nullptr) << error;
+  EXPECT_FALSE(small->start(error));
+  EXPECT_NE(error.find("buffer_bytes"), std::string::npos) << error;
+  EXPECT_NE(error.find("got 1000"), std::string::npos) << error;
 }
 #endif
 

@@ -76,6 +76,15 @@ CuptiCollector::~CuptiCollector() {
 }
 
 bool CuptiCollector::start(std::string& error) {
+  // CUPTI needs 8-byte aligned buffers; below 64 KiB it would hand over buffers so often that the flushes
+  // perturb the run, above 256 MiB each buffer pins memory for nothing.
+  constexpr std::size_t kMinBuffer = 64u * 1024, kMaxBuffer = 256u * 1024 * 1024;
+  const std::size_t bytes = options_.buffer_bytes;
+  if (bytes < kMinBuffer || bytes > kMaxBuffer || bytes % 8 != 0) {
+    error = "CUPTI collector: buffer_bytes must be a multiple of 8 between " + std::to_string(kMinBuffer) + " and " +
+            std::to_string(kMaxBuffer) + " (got " + std::to_string(bytes) + ")";
+    return false;
+  }
   std::array<char, 512> message{};
   if (!static_cast<const ScmoeCuptiModule*>(module_)->start(options_.buffer_bytes, message.data(), message.size())) {
     error = message.data();

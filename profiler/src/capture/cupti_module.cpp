@@ -44,6 +44,9 @@ constexpr CUpti_ActivityKind kKinds[] = {
     CUPTI_ACTIVITY_KIND_SYNCHRONIZATION,   CUPTI_ACTIVITY_KIND_RUNTIME, CUPTI_ACTIVITY_KIND_DRIVER,
     CUPTI_ACTIVITY_KIND_MARKER,
 };
+constexpr const char* kKindNames[] = {"CONCURRENT_KERNEL", "MEMCPY", "MEMSET", "SYNCHRONIZATION",
+                                      "RUNTIME",           "DRIVER", "MARKER"};
+static_assert(std::size(kKinds) == std::size(kKindNames));
 
 struct OpenMarker {
   std::string name;
@@ -237,7 +240,8 @@ bool module_start(std::size_t buffer_bytes, char* error, std::size_t error_size)
     if (r != CUPTI_SUCCESS) {
       for (std::size_t j = 0; j < i; ++j) cuptiActivityDisable(kKinds[j]);
       write_error(error, error_size,
-                  cupti_message(("cuptiActivityEnable(kind " + std::to_string(int(kKinds[i])) + ")").c_str(), r));
+                  cupti_message(("cuptiActivityEnable(" + std::string(kKindNames[i]) + ")").c_str(), r) +
+                      (r == CUPTI_ERROR_UNKNOWN ? " - is a CUDA driver and device present?" : ""));
       return false;
     }
   }
