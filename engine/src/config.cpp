@@ -241,6 +241,11 @@ std::vector<ConfigError> validate(const EngineConfig& c) {
       errors.push_back({"link.latency_us", "must be >= 0, got " + std::to_string(c.link.latency_us)});
     }
   }
+  if (c.link.emulated_ranks < 0 || (c.link.emulated_ranks > 1 && c.ep_size != 1)) {
+    errors.push_back({"link.emulated_ranks", "playing one rank of a larger group needs ep_size = 1 and a group "
+                                             "size >= 2 (0: off), got " + std::to_string(c.link.emulated_ranks) +
+                                             " with ep_size " + std::to_string(c.ep_size)});
+  }
   if (c.dtype == DType::BF16 && c.device == DeviceType::Cpu) {
     errors.push_back({"dtype", "bf16 runs on the GPU only (device = \"cuda\"); use fp32 on the CPU"});
   }

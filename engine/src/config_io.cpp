@@ -188,6 +188,15 @@ const std::vector<KeySpec>& registry() {
     k.push_back(link_number("link.bandwidth_gbps", "emulated link bandwidth, GB/s per direction",
                             &LinkModel::bandwidth_gbps));
     k.push_back(link_number("link.latency_us", "emulated link latency, microseconds", &LinkModel::latency_us));
+    k.push_back({{"link.emulated_ranks", ConfigValueKind::Integer,
+                  "with ep_size 1: play one rank of a group of this size (0: off)"},
+                 [](EngineConfig& c, const Value& v) -> std::string {
+                   const auto* i = std::get_if<long long>(&v);
+                   if (!i || *i < 0 || *i > 1 << 20) return "expected a group size >= 0, got " + describe(v);
+                   c.link.emulated_ranks = static_cast<int>(*i);
+                   return {};
+                 },
+                 [](const EngineConfig& c) -> Value { return static_cast<long long>(c.link.emulated_ranks); }});
     return k;
   }();
   return specs;

@@ -28,13 +28,21 @@ at::Tensor EmulatedLinkCommunicator::all_to_all(const at::Tensor& send, const st
   const auto start = std::chrono::steady_clock::now();
   at::Tensor received = inner_->all_to_all(send, send_splits, recv_splits);
   const double row_bytes = static_cast<double>(send.size(1) * send.element_size());
-  std::int64_t sent_rows = 0, received_rows = 0;
-  for (std::size_t r = 0; r < send_splits.size(); ++r) {
-    if (static_cast<int>(r) == rank()) continue;
-    sent_rows += send_splits[r];
-    received_rows += recv_splits[r];
+  double crossing_rows = 0.0;
+  if (size() == 1 && link_.emulated_ranks > 1) {
+    // One rank standing in for a group: by symmetry (n-1)/n of its rows would go to the other ranks and
+    // as many would arrive from them.
+    crossing_rows = static_cast<double>(send.size(0)) * (link_.emulated_ranks - 1) / link_.emulated_ranks;
+  } else {
+    std::int64_t sent_rows = 0, received_rows = 0;
+    for (std::size_t r = 0; r < send_splits.size(); ++r) {
+      if (static_cast<int>(r) == rank()) continue;
+      sent_rows += send_splits[r];
+      received_rows += recv_splits[r];
+    }
+    crossing_rows = static_cast<double>(std::max(sent_rows, received_rows));
   }
-  const double seconds = modelled_seconds(row_bytes * static_cast<double>(std::max(sent_rows, received_rows)));
+  const double seconds = modelled_seconds(row_bytes * crossing_rows);
   const auto until = start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                                    std::chrono::duration<double>(seconds));
   // Sleep (the other lane's compute keeps the cores) in short steps so a cancel is seen quickly.

@@ -22,6 +22,9 @@ struct LinkModel {
   double bandwidth_gbps = 0.0;  // GB/s per direction
   double latency_us = 0.0;
   std::string preset;           // "pcie4", "nvlink4", "ib-200g" or empty for custom
+  // > 1 with ep_size = 1: the single rank plays one rank of a group of this size (the others by symmetry),
+  // so its exchanges are charged the (n-1)/n of the rows that would cross the link.
+  int emulated_ranks = 0;
 };
 
 struct EngineConfig {
