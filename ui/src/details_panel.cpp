@@ -25,6 +25,7 @@ QString span_name(const prof::Trace& trace, prof::SpanRef ref) {
 
 DetailsPanel::DetailsPanel(TimelineWidget* timeline, QWidget* parent) : QTextBrowser(parent), timeline_(timeline) {
   setObjectName(QStringLiteral("detailsPanel"));
+  connect(timeline_, &TimelineWidget::traceChanged, this, &DetailsPanel::refresh);
   connect(timeline_->viewState(), &ViewState::selectionChanged, this, &DetailsPanel::refresh);
   connect(timeline_->viewState(), &ViewState::measuredRangeChanged, this, &DetailsPanel::refresh);
   refresh();

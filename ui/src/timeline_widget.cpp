@@ -51,6 +51,7 @@ void TimelineWidget::setTrace(std::shared_ptr<const prof::Trace> trace, bool kee
     layout_.reset();
     rows_.clear();
     update();
+    emit traceChanged();
     return;
   }
   layout_ = std::make_shared<TimelineLayout>(std::move(trace));
@@ -64,6 +65,7 @@ void TimelineWidget::setTrace(std::shared_ptr<const prof::Trace> trace, bool kee
     state_->resetForNewTrace(full);
   }
   update();
+  emit traceChanged();
 }
 
 void TimelineWidget::setTitle(const QString& title) {

@@ -62,6 +62,7 @@ class TimelineWidget : public QWidget {
   QSize sizeHint() const override { return {900, 400}; }
 
  signals:
+  void traceChanged();
   void searchChanged(int count, int current);
   void hoveredTimeChanged(std::int64_t t);
 
