@@ -39,7 +39,8 @@ TEST(CuptiCapture, BuildsTracksFlowsAndAttributesNcclPhases) {
            {"cuLaunchKernelEx", 550, 560, 11, 3, true},     // NCCL inside combine (and layer)
            {"cuLaunchKernelEx", 950, 960, 12, 4, true},     // NCCL outside every range (other thread)
            {"cudaMemcpyAsync", 970, 980, 12, 5, false},
-           {"cudaStreamSynchronize", 990, 2000, 12, 6, false}};
+           {"cudaStreamSynchronize", 990, 2000, 12, 6, false},
+           {"cuLaunchKernel", 152, 158, 11, 1, true}};  // the driver call inside cudaLaunchKernel
   c.device = {{Kind::Kernel, kMatmulMangled, 1200, 1700, 0, 7, 1, 0},
               {Kind::Kernel, kNcclMangled, 1300, 1500, 0, 20, 2, 0},
               {Kind::Kernel, kNcclMangled, 1800, 1900, 0, 20, 3, 0},
@@ -86,6 +87,8 @@ TEST(CuptiCapture, BuildsTracksFlowsAndAttributesNcclPhases) {
   EXPECT_EQ(t.tracks[sync_track].info.kind, TrackKind::HostThread);
   EXPECT_EQ(t.tracks[sync_track].info.native_id, 12);
   EXPECT_EQ(find_span(t, "orphan wait", -995), nullptr);
+  EXPECT_EQ(find_span(t, "cuLaunchKernel", -848)->depth, 1) << "driver call nested in its runtime call";
+  EXPECT_EQ(find_span(t, "cuLaunchKernelEx", -750)->depth, 0) << "NCCL's direct driver launch is top level";
   std::uint32_t nvtx_track = 0;
   const Span* nvtx = find_span(t, "scmoe:dispatch", -800, &nvtx_track);
   ASSERT_NE(nvtx, nullptr);
@@ -98,6 +101,7 @@ TEST(CuptiCapture, BuildsTracksFlowsAndAttributesNcclPhases) {
     const Span& from = t.tracks[f.from.track].spans[f.from.span];
     const Span& to = t.tracks[f.to.track].spans[f.to.span];
     EXPECT_EQ(t.tracks[f.from.track].info.kind, TrackKind::HostThread);
+    EXPECT_EQ(from.depth, 0) << "launch flows start at the outermost API call";
     EXPECT_EQ(t.tracks[f.to.track].info.kind, TrackKind::CudaStream);
     EXPECT_LT(from.start_ns, to.start_ns) << t.name_of(from) << " -> " << t.name_of(to);
   }

@@ -75,14 +75,21 @@ void append_cupti_capture(const CuptiCapture& capture, const ClassificationRules
   };
 
   // Host side: API calls (kept by correlation id for launch flows and phase lookup), then waits.
+  // A runtime call (cudaLaunchKernel) makes its driver call (cuLaunchKernel) with the same correlation
+  // id: the driver span is drawn nested inside the runtime span.
+  std::unordered_map<std::uint32_t, bool> has_runtime_call;
+  for (const CuptiApiCall& call : capture.api) {
+    if (!call.driver && call.correlation != 0) has_runtime_call[call.correlation] = true;
+  }
   std::unordered_map<std::uint32_t, std::pair<const CuptiApiCall*, SpanRef>> launch_of;
   for (const CuptiApiCall& call : capture.api) {
     Span s;
     s.start_ns = host_time(call.start);
     s.end_ns = std::max(s.start_ns, host_time(call.end));
     s.name = trace.strings.intern(call.name);
+    s.depth = call.driver && has_runtime_call.count(call.correlation) != 0 ? 1 : 0;
     const SpanRef ref = push(host_track(call.thread, TrackKind::HostThread, "thread "), s);
-    if (call.correlation != 0) launch_of[call.correlation] = {&call, ref};
+    if (call.correlation != 0 && s.depth == 0) launch_of[call.correlation] = {&call, ref};  // flows start outermost
   }
   for (const CuptiSynchronization& sync : capture.sync) {
     auto launch = launch_of.find(sync.correlation);
@@ -91,7 +98,7 @@ void append_cupti_capture(const CuptiCapture& capture, const ClassificationRules
     s.start_ns = host_time(sync.start);
     s.end_ns = std::max(s.start_ns, host_time(sync.end));
     s.name = trace.strings.intern(sync.what);
-    s.depth = 1;  // inside the API call that waited
+    s.depth = static_cast<std::uint16_t>(trace.tracks[launch->second.second.track].spans[launch->second.second.span].depth + 1);  // inside the API call that waited
     push(launch->second.second.track, s);
   }
   for (const CuptiMarkerRange& m : capture.markers) {
