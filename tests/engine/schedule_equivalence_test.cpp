@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
+#include <string>
 
 #include "engine_test_support.h"
 
@@ -120,4 +122,28 @@ TEST(ScheduleEquivalence, EmulatedLinkHoldsTheCommLaneWhileComputeRuns) {
     EXPECT_LT(shared_expert->end_ns, dispatch->end_ns);
     EXPECT_GE(expert->start_ns, dispatch->end_ns);
   }
+}
+
+TEST(ScheduleEquivalence, AnOperatorErrorOnOneRankEndsThePassWithThatError) {
+  eng::EngineConfig c = tiny_config();
+  eng::EngineConfig wider = c;
+  wider.hidden = 32;  // weights whose shapes do not fit the inputs: ATen throws inside the first op
+  const eng::ModelWeights weights = eng::make_weights(wider);
+  eng::AbortSignal abort;
+  eng::ForwardExecutor executor(c, weights, abort);
+  const auto plan = cost::build_plan(eng::testing::shape_of(c, eng::Arch::ScMoE), 2, true);
+  const auto start = std::chrono::steady_clock::now();
+  try {
+    executor.run(eng::Arch::ScMoE, plan, 0, eng::make_rank_inputs(c, 0));
+    ADD_FAILURE() << "expected the shape error";
+  } catch (const eng::Cancelled&) {
+    ADD_FAILURE() << "the error itself must come out, not a cancellation";
+  } catch (const std::exception& e) {
+    const std::string message = e.what();
+    EXPECT_EQ(message.find("rank "), 0u) << message;                            // where it happened
+    EXPECT_NE(message.find("attn_l: "), std::string::npos) << message;          // the first op of the unit
+    EXPECT_NE(message.find("normalized_shape"), std::string::npos) << message;  // ATen's reason
+    EXPECT_EQ(message.find("frame #"), std::string::npos) << message;           // without the backtrace
+  }
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 1.0);
 }

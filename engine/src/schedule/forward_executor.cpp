@@ -3,6 +3,8 @@
 #include <ATen/CPUGeneratorImpl.h>
 
 #include <array>
+#include <stdexcept>
+#include <string>
 
 #include "parallel/emulated_link.h"
 #include "schedule/unit_ops.h"
@@ -24,6 +26,23 @@ std::uint64_t mix_seed(std::uint64_t a, std::uint64_t b) {
 int layer_of(Op op, int unit, bool has_block_mlp) {
   if (!has_block_mlp) return unit;
   return 2 * unit + (op == Op::AttnL || op == Op::MlpL ? 0 : 1);
+}
+
+// Runs one op; an error names where it happened (rank, layer, op) and drops ATen's C++ backtrace.
+void run_op_with_context(const prof::cost::PlanStep& step, const UnitContext& ctx, UnitState& state, int layer) {
+  const auto where = [&] {
+    return "rank " + std::to_string(ctx.comm->rank()) + ", layer " + std::to_string(layer) + ", " +
+           std::string(prof::cost::op_name(step.op)) + ": ";
+  };
+  try {
+    run_unit_op(step.op, step.chunk, ctx, state);
+  } catch (const Cancelled&) {
+    throw;
+  } catch (const c10::Error& e) {
+    throw std::runtime_error(where() + e.what_without_backtrace());
+  } catch (const std::exception& e) {
+    throw std::runtime_error(where() + e.what());
+  }
 }
 
 }  // namespace
@@ -118,7 +137,7 @@ ForwardResult ForwardExecutor::run(Arch arch, const prof::cost::Plan& plan, int 
           // lane, but the span (and so the time the cost model is fed) is the exchange itself.
           if (prof::is_communication(prof::cost::op_category(step.op))) ctx.comm->barrier();
           const std::int64_t begin = prof::capture::HostCollector::now_ns();
-          run_unit_op(step.op, step.chunk, ctx, state);
+          run_op_with_context(step, ctx, state, layer);
           const std::int64_t end = prof::capture::HostCollector::now_ns();
           std::uint8_t flags = 0;
           if (prof::is_communication(prof::cost::op_category(step.op)) && ctx.comm->emulated()) flags |= prof::kSpanEmulated;
