@@ -1,6 +1,7 @@
 #include "scmoe/profiler/formats/atomic_file.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -126,6 +127,14 @@ std::string write_file_atomically(const std::string& path, std::string_view data
   return out.commit();
 }
 
+void advise_huge_pages(void* data, std::size_t bytes) {
+  constexpr std::uintptr_t kHuge = 2u << 20;
+  if (bytes < 2 * kHuge) return;
+  const auto begin = (reinterpret_cast<std::uintptr_t>(data) + kHuge - 1) & ~(kHuge - 1);
+  const auto end = (reinterpret_cast<std::uintptr_t>(data) + bytes) & ~(kHuge - 1);
+  if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
+}
+
 std::string read_file(const std::string& path, std::string& out, std::size_t spare_capacity) {
   const int fd = ::open(path.c_str(), O_RDONLY);
   if (fd < 0) return errno_text("cannot open", path);
@@ -141,6 +150,7 @@ std::string read_file(const std::string& path, std::string& out, std::size_t spa
   }
   out.clear();
   out.reserve(static_cast<std::size_t>(st.st_size) + spare_capacity);
+  advise_huge_pages(out.data(), out.capacity());
   out.resize(static_cast<std::size_t>(st.st_size));
   std::size_t got = 0;
   while (true) {

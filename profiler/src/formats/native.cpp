@@ -1,5 +1,6 @@
 #include "scmoe/profiler/formats/native.h"
 
+#include <sys/mman.h>
 #include <zstd.h>
 
 #include <algorithm>
@@ -24,6 +25,7 @@ constexpr std::uint32_t tag(const char (&t)[5]) {
          static_cast<std::uint32_t>(static_cast<unsigned char>(t[2])) << 16 |
          static_cast<std::uint32_t>(static_cast<unsigned char>(t[3])) << 24;
 }
+constexpr std::uint64_t kMaxPayload = 1ull << 40;
 constexpr std::uint32_t kStrings = tag("STRS"), kRanks = tag("RANK"), kMeta = tag("META"), kDropped = tag("DROP"),
                         kArgs = tag("ARGS"), kTracks = tag("TRKS"), kFlows = tag("FLOW"), kEnd = tag("END ");
 
@@ -123,6 +125,30 @@ class Reader {
   std::string& error_;
 };
 
+// The decompressed payload. Address space for the size the header claims is reserved with mmap but only
+// pages actually written are committed, so a damaged header cannot make us allocate memory the data does
+// not fill; huge pages make filling it cheap.
+class PayloadBuffer {
+ public:
+  explicit PayloadBuffer(std::size_t size) : size_(size) {
+    if (size_ == 0) return;
+    void* p = ::mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) throw std::bad_alloc();
+    data_ = static_cast<char*>(p);
+    advise_huge_pages(data_, size_);
+  }
+  ~PayloadBuffer() {
+    if (data_) ::munmap(data_, size_);
+  }
+  PayloadBuffer(const PayloadBuffer&) = delete;
+  PayloadBuffer& operator=(const PayloadBuffer&) = delete;
+  char* data() { return data_; }
+
+ private:
+  std::size_t size_;
+  char* data_ = nullptr;
+};
+
 template <typename T>
 T load(const char* p, std::size_t i) {
   T v;
@@ -204,6 +230,8 @@ bool decode_payload(std::string_view payload, Trace& out, std::string& error) {
     info.name = name;
     std::uint64_t spans = 0;
     if (!r.count(spans, 40, "span count")) return false;
+    t.spans.reserve(spans);
+    advise_huge_pages(t.spans.data(), spans * sizeof(Span));
     const std::size_t columns_at = r.offset();
     const char* starts = r.column<std::int64_t>(spans, "start");
     const char* durations = r.column<std::int64_t>(spans, "duration");
@@ -401,48 +429,32 @@ std::string decode_native(std::string_view file, const std::string& source, Trac
     return at(24, "a compressed size of " + std::to_string(file.size() - kNativeHeaderSize) +
                       " bytes (the rest of the file), got " + std::to_string(compressed_size));
   }
-  // Decompress in a loop: the buffer grows with the data actually produced, never to a size a damaged
-  // header claims.
-  std::string payload;
+  if (payload_size > kMaxPayload) return at(16, "a payload size below 1 TiB");
   std::unique_ptr<ZSTD_DCtx, decltype(&ZSTD_freeDCtx)> ctx(ZSTD_createDCtx(), ZSTD_freeDCtx);
   ZSTD_inBuffer in{file.data() + kNativeHeaderSize, compressed_size, 0};
+  std::string error;
   try {
-    payload.resize(static_cast<std::size_t>(std::min<std::uint64_t>(payload_size, compressed_size * 64 + (1u << 20))));
-    std::size_t produced = 0;
+    // One extra byte of room: a stream that fills it holds more than the header says.
+    PayloadBuffer payload(static_cast<std::size_t>(payload_size) + 1);
+    ZSTD_outBuffer o{payload.data(), static_cast<std::size_t>(payload_size) + 1, 0};
     while (true) {
-      ZSTD_outBuffer o{payload.data(), payload.size(), produced};
       const std::size_t ret = ZSTD_decompressStream(ctx.get(), &o, &in);
-      produced = o.pos;
       if (ZSTD_isError(ret)) {
         return at(kNativeHeaderSize + in.pos, std::string("a valid zstd stream (") + ZSTD_getErrorName(ret) + ")");
       }
       if (ret == 0) break;  // frame complete
-      if (produced > payload_size) break;
-      if (o.pos == o.size) {
-        if (payload.size() >= payload_size) {
-          produced = payload_size + 1;  // more data than the header says
-          break;
-        }
-        payload.resize(static_cast<std::size_t>(std::min<std::uint64_t>(payload_size, payload.size() * 2 + 1)));
-      } else if (in.pos == in.size) {
-        return at(file.size(), "the rest of the zstd stream (file truncated)");
-      }
+      if (o.pos > payload_size) break;
+      if (in.pos == in.size) return at(file.size(), "the rest of the zstd stream (file truncated)");
     }
-    if (produced != payload_size) {
-      return at(16, "a payload size matching the data (" + std::to_string(produced) + " bytes" +
-                        (produced > payload_size ? " or more" : "") + " decompressed, header says " +
+    if (o.pos != payload_size) {
+      return at(16, "a payload size matching the data (" + std::to_string(o.pos) + " bytes" +
+                        (o.pos > payload_size ? " or more" : "") + " decompressed, header says " +
                         std::to_string(payload_size) + ")");
     }
     if (in.pos != in.size) return at(kNativeHeaderSize + in.pos, "the end of the file after the zstd frame");
-    payload.resize(produced);
+    if (!decode_payload(std::string_view(payload.data(), o.pos), out, error)) return source + ": " + error;
   } catch (const std::bad_alloc&) {
-    return source + ": not enough memory for a payload of " + std::to_string(payload_size) + " bytes";
-  }
-  std::string error;
-  try {
-    if (!decode_payload(payload, out, error)) return source + ": " + error;
-  } catch (const std::bad_alloc&) {
-    return source + ": not enough memory to load the trace";
+    return source + ": not enough memory to load a payload of " + std::to_string(payload_size) + " bytes";
   }
   return "";
 }
