@@ -20,6 +20,7 @@
 #include <QProgressBar>
 #include <QPushButton>
 #include <QSaveFile>
+#include <QScopedValueRollback>
 #include <QSettings>
 #include <QSpinBox>
 #include <QSplitter>
@@ -123,6 +124,9 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     search_count_->setText(current >= 0 ? tr("%1 of %2").arg(current + 1).arg(count) : tr("%n match(es)", nullptr, count));
   });
 
+  connect(view_state_, &ViewState::windowChanged, this, [this] {
+    if (!applying_window_) follow_live_ = false;
+  });
   buildDocks();
   buildMenus();
   buildToolbar();
@@ -412,7 +416,8 @@ void MainWindow::onTraceLoaded(std::shared_ptr<const prof::Trace> trace, const Q
 }
 
 void MainWindow::showTrace(std::shared_ptr<const prof::Trace> trace, const QString& title, bool live) {
-  const bool keep = live && current_trace_ && timeline_->layout();
+  const QScopedValueRollback<bool> applying(applying_window_, true);
+  const bool keep = live && !follow_live_ && current_trace_ && timeline_->layout();
   const TimeWindow window = view_state_->window();
   const std::int64_t old_begin = shown_begin_ns_;
   current_trace_ = trace;
@@ -452,6 +457,7 @@ bool MainWindow::startRun() {
   }
   setError({});
   live_.reset(config);
+  follow_live_ = true;
   charts_->clear();
   run_panel_->setRunning(true);
   device_label_->setText(tr("device: %1").arg(qstr(engine::to_string(config.device))));

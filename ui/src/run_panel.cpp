@@ -55,6 +55,7 @@ RunPanel::RunPanel(QWidget* parent) : QWidget(parent) {
   for (std::string_view p : engine::link_preset_names()) link_->addItem(tr("emulated %1").arg(qstr(p)), qstr(p));
   link_->addItem(tr("emulated, custom"), QStringLiteral("custom"));
   bandwidth_ = new QDoubleSpinBox;
+  bandwidth_->setDecimals(4);
   bandwidth_->setRange(0.0, 10000.0);
   bandwidth_->setSuffix(QStringLiteral(" GB/s"));
   latency_ = new QDoubleSpinBox;
@@ -216,7 +217,8 @@ void RunPanel::setConfig(const engine::EngineConfig& c) {
     const QSignalBlocker block_link(link_);
     int index = 0;
     if (c.link.enabled) {
-      index = link_->findData(QString::fromStdString(c.link.preset));
+      // An enabled link without a preset name is a custom one (the "none" item's data is empty too).
+      index = c.link.preset.empty() ? -1 : link_->findData(QString::fromStdString(c.link.preset));
       if (index < 0) index = link_->findData(QStringLiteral("custom"));
     }
     link_->setCurrentIndex(index);

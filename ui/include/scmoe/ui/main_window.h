@@ -123,6 +123,9 @@ class MainWindow : public QMainWindow {
   std::optional<WhatIfResult> prediction_;
   std::optional<engine::EngineConfig> predicted_config_;
   std::int64_t shown_begin_ns_ = 0;
+  // Live iterations are fitted until the user pans or zooms; then the zoom is kept instead.
+  bool follow_live_ = true;
+  bool applying_window_ = false;
 };
 
 }  // namespace scmoe::ui
