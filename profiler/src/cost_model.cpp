@@ -212,10 +212,14 @@ std::vector<SlotRow> slot_table(const OpTimes& times, const UnitShape& shape) {
 
 int best_slot(const std::vector<SlotRow>& table) {
   if (table.empty()) throw std::invalid_argument("best_slot: empty slot table");
+  // Objectives that differ only by rounding (when communication exceeds the window on both sides every
+  // slot has the same objective, computed along different sums) count as ties.
+  const auto same = [](double a, double b) { return std::abs(a - b) <= 1e-9 * std::max({1.0, std::abs(a), std::abs(b)}); };
   const SlotRow* best = &table.front();
   for (const SlotRow& row : table) {
-    if (row.objective_ms < best->objective_ms ||
-        (row.objective_ms == best->objective_ms && row.exposed_ms < best->exposed_ms)) {
+    if (same(row.objective_ms, best->objective_ms)) {
+      if (!same(row.exposed_ms, best->exposed_ms) && row.exposed_ms < best->exposed_ms) best = &row;
+    } else if (row.objective_ms < best->objective_ms) {
       best = &row;
     }
   }
@@ -233,6 +237,15 @@ OpTimes times_for_arch(const OpTimes& measured, Arch measured_arch, Arch target)
     out[Op::SharedExpert] = measured[Op::Expert] / routed_copies(measured_arch);
   }
   return out;
+}
+
+double link_transfer_ms(double bytes, double bandwidth_gbps, double latency_us) {
+  return latency_us * 1e-3 + bytes / (bandwidth_gbps * 1e9) * 1e3;
+}
+
+double exchange_bytes(double tokens, int copies, int hidden, int bytes_per_value, int ranks) {
+  if (ranks < 1) throw std::invalid_argument("exchange_bytes: ranks must be >= 1, got " + std::to_string(ranks));
+  return tokens * copies * hidden * bytes_per_value * static_cast<double>(ranks - 1) / ranks;
 }
 
 OpTimes measured_op_times(const std::vector<Trace>& iterations) {

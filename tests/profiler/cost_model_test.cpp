@@ -65,6 +65,9 @@ TEST(CostModel, BestSlotIsArgminOfObjectiveWithTieBreaks) {
   table[2].exposed_ms = 1.5;
   EXPECT_EQ(cost::best_slot(table), 2);  // full tie: smaller slot wins
   EXPECT_THROW(cost::best_slot({}), std::invalid_argument);
+  // Rounding-level differences are ties, not wins.
+  table = {{1, 0, 0, 2.0, 1.0, 0}, {2, 0, 0, 2.0 - 1e-15, 1.0 + 1e-15, 0}};
+  EXPECT_EQ(cost::best_slot(table), 1);
 }
 
 TEST(CostModel, SlotCountsPerPosition) {
@@ -135,4 +138,13 @@ TEST(CostModel, PredictedTimelineIsFlaggedAndRepeatsUnits) {
     }
   }
   EXPECT_EQ(trace.end_ns(), 2 * 11'600'000);  // two units of 11.6 ms (slot 3)
+}
+
+TEST(CostModel, LinkTimeAndExchangeBytes) {
+  // 1 MB at 25 GB/s = 40 us, + 20 us latency.
+  EXPECT_NEAR(cost::link_transfer_ms(1e6, 25.0, 20.0), 0.060, 1e-12);
+  // 512 tokens x 2 copies x 1024 hidden x 2 bytes, 7/8 of it leaves the rank.
+  EXPECT_DOUBLE_EQ(cost::exchange_bytes(512, 2, 1024, 2, 8), 512.0 * 2 * 1024 * 2 * 7 / 8);
+  EXPECT_DOUBLE_EQ(cost::exchange_bytes(512, 1, 1024, 4, 1), 0.0);
+  EXPECT_THROW(cost::exchange_bytes(512, 1, 1024, 4, 0), std::invalid_argument);
 }

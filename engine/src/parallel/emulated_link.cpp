@@ -4,15 +4,13 @@
 #include <chrono>
 #include <thread>
 
+#include "scmoe/profiler/cost_model.h"
+
 namespace scmoe::engine {
 
 EmulatedLinkCommunicator::EmulatedLinkCommunicator(std::unique_ptr<Communicator> inner, const LinkModel& link,
                                                    const AbortSignal& abort)
     : inner_(std::move(inner)), link_(link), abort_(abort) {}
-
-double EmulatedLinkCommunicator::modelled_seconds(double bytes) const {
-  return link_.latency_us * 1e-6 + bytes / (link_.bandwidth_gbps * 1e9);
-}
 
 std::vector<std::int64_t> EmulatedLinkCommunicator::exchange_counts(const std::vector<std::int64_t>& send) {
   // A few bytes: only the latency would matter and it is charged once per All-to-All below.
@@ -42,7 +40,8 @@ at::Tensor EmulatedLinkCommunicator::all_to_all(const at::Tensor& send, const st
     }
     crossing_rows = static_cast<double>(std::max(sent_rows, received_rows));
   }
-  const double seconds = modelled_seconds(row_bytes * crossing_rows);
+  const double seconds =
+      prof::cost::link_transfer_ms(row_bytes * crossing_rows, link_.bandwidth_gbps, link_.latency_us) * 1e-3;
   const auto until = start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                                    std::chrono::duration<double>(seconds));
   // Sleep (the other lane's compute keeps the cores) in short steps so a cancel is seen quickly.

@@ -23,9 +23,6 @@ class EmulatedLinkCommunicator final : public Communicator {
                         const std::vector<std::int64_t>& recv_splits) override;
   bool emulated() const override { return true; }
 
-  // Modelled time of an exchange moving `bytes` over one direction of this rank's link.
-  double modelled_seconds(double bytes) const;
-
  private:
   std::unique_ptr<Communicator> inner_;
   LinkModel link_;

@@ -78,7 +78,8 @@ struct SlotRow {
   double predicted_ms = 0.0;   // simulated unit time with the overlap plan at this slot
 };
 std::vector<SlotRow> slot_table(const OpTimes& times, const UnitShape& shape);
-// argmin of the objective; ties go to the smaller exposed communication, then the smaller slot.
+// argmin of the objective; ties (equal up to rounding, 1e-9 relative) go to the smaller exposed
+// communication, then the smaller slot.
 int best_slot(const std::vector<SlotRow>& table);
 
 // Simulates a plan: each step starts when its lane is free and its dependencies have ended; chunked ops
@@ -90,6 +91,13 @@ double simulate_ms(const Plan& plan, const OpTimes& times, int chunks);
 // copy of the routed expert work when it was not measured. This gives the predicted top-2 time from the
 // same measurements for the what-if speedup.
 OpTimes times_for_arch(const OpTimes& measured, Arch measured_arch, Arch target);
+
+// The link model shared by the engine's emulated link and the what-if simulator:
+// time = latency + bytes / bandwidth (bandwidth in GB/s per direction).
+double link_transfer_ms(double bytes, double bandwidth_gbps, double latency_us);
+// Bytes one rank sends to the other ranks in one dispatch (or combine) of `tokens` tokens with `copies`
+// routed copies each, when experts are spread evenly over `ranks` ranks: (ranks-1)/ranks of the rows.
+double exchange_bytes(double tokens, int copies, int hidden, int bytes_per_value, int ranks);
 
 // Operator times of one unit measured in traces of engine iterations (spans named by op_name, not flagged
 // predicted): per trace, an op's total duration / its number of (rank, layer) instances (chunks of one
