@@ -71,7 +71,7 @@ TEST(Communicator, EmulatedLinkHoldsLatencyPlusTheBusierDirection) {
   // Both ranks: 3 rows one way, 5 the other -> 5 rows x 8 floats x 4 B = 160 B at 10 kB/s = 16 ms, + 1 ms.
   for (double ms : held_ms) {
     EXPECT_GE(ms, 17.0);
-    EXPECT_LT(ms, 17.0 + 50.0);
+    EXPECT_LT(ms, 17.0 + 250.0);  // generous: the CI machine is shared
   }
 }
 
@@ -90,7 +90,7 @@ TEST(Communicator, OneRankPlayingAGroupIsChargedTheRemoteShare) {
   EXPECT_TRUE(at::equal(out, rows_of(0, 8, 8)));
   // 3/4 of 8 rows x 32 B = 192 B at 10 kB/s = 19.2 ms.
   EXPECT_GE(ms, 19.2);
-  EXPECT_LT(ms, 19.2 + 50.0);
+  EXPECT_LT(ms, 19.2 + 250.0);
 }
 
 TEST(Communicator, BarrierWaitEndsWhenTheRunIsAborted) {
