@@ -1,7 +1,7 @@
 // Qt-free level of detail, the step between the data and the painter (as in Tracy): for the visible
 // window, each visible row is reduced to a short list of boxes. Spans at least `min_px` wide become one
 // box each; runs of narrower spans fold into one box carrying a count. Work per row is bounded by the
-// pixel width (two binary searches, then one binary search per emitted box), not by the span count, so
+// pixel width (two binary searches, then one short exponential search per fold), not by the span count, so
 // a million spans in view cost the same as a thousand.
 #pragma once
 
