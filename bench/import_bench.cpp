@@ -6,6 +6,8 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <zstd.h>
+
 #include <ctime>
 #include <optional>
 
@@ -238,6 +240,16 @@ int main(int argc, char** argv) {
                 t_first.wall, t_first.cpu, payload / t_first.wall / 1e9, payload / t_first.cpu / 1e9);
     std::printf("| native load, best of 3 more | %s | %.3f | %.3f | %.2f / %.2f GB/s of payload |\n", label.c_str(),
                 t_load.wall, t_load.cpu, payload / t_load.wall / 1e9, payload / t_load.cpu / 1e9);
+    // For scale: zstd alone, into a buffer that is already paged in.
+    std::string bytes;
+    formats::read_file(path, bytes);
+    std::string out(static_cast<std::size_t>(payload), '\0');
+    const Timing t_zstd = best_of(3, [&] {
+      ZSTD_decompress(out.data(), out.size(), bytes.data() + formats::kNativeHeaderSize,
+                      bytes.size() - formats::kNativeHeaderSize);
+    });
+    std::printf("| zstd decompression alone (for scale) | %s | %.3f | %.3f | %.2f / %.2f GB/s of payload |\n",
+                label.c_str(), t_zstd.wall, t_zstd.cpu, payload / t_zstd.wall / 1e9, payload / t_zstd.cpu / 1e9);
   };
   native_round(*ten, std::to_string(span_count / 1000000) + "M-span engine-like trace");
   ten.reset();
