@@ -12,11 +12,6 @@ void LaneEvent::set() {
   cv_.notify_all();
 }
 
-void LaneEvent::reset() {
-  std::lock_guard lock(mutex_);
-  set_ = false;
-}
-
 void LaneEvent::wait(const AbortSignal& abort) {
   std::unique_lock lock(mutex_);
   while (!set_) {

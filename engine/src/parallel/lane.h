@@ -19,7 +19,6 @@ namespace scmoe::engine {
 class LaneEvent {
  public:
   void set();
-  void reset();
   // Blocks until set; throws Cancelled if the run is aborted first.
   void wait(const AbortSignal& abort);
 
