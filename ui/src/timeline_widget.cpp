@@ -300,8 +300,8 @@ void TimelineWidget::paintRows(QPainter& p, QSize size) const {
       p.setPen(Qt::black);
       const QString label = b.count > 1 ? QString::number(b.count)
                                         : qstr(trace.name_of(trace.tracks[row.track].spans[b.span]));
-      p.drawText(r.adjusted(3, 0, -2, 0), Qt::AlignVCenter | Qt::AlignLeft,
-                 metrics.elidedText(label, Qt::ElideRight, int(r.width()) - 5));
+      // Clipped to the box rather than elided: eliding measures the text again on every frame.
+      p.drawText(r.adjusted(3, 0, -2, 0), Qt::AlignVCenter | Qt::AlignLeft | Qt::TextSingleLine, label);
     }
   }
   p.setClipping(false);
