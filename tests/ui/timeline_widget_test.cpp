@@ -4,6 +4,9 @@
 #include <QWheelEvent>
 #include <memory>
 
+#include <QTableWidget>
+
+#include "scmoe/ui/compare_view.h"
 #include "scmoe/ui/details_panel.h"
 #include "scmoe/ui/timeline_widget.h"
 #include "scmoe/ui/view_state.h"
@@ -157,6 +160,34 @@ class TimelineWidgetTest : public QObject {
     QVERIFY(spy.count() >= 3);
     QCOMPARE(w.setSearch("([bad"), 0);
     QVERIFY(!w.searchError().isEmpty());
+  }
+
+  void compareViewZoomsBothTimelinesAndListsTheSlowerOp() {
+    auto a = sample_trace();
+    // B: every span 5 us later and the mlp spans twice as long.
+    auto b = std::make_shared<prof::Trace>(*a);
+    for (auto& track : b->tracks)
+      for (auto& s : track.spans) {
+        s.start_ns += 5000;
+        s.end_ns += 5000 + (s.category == prof::Category::Mlp ? 1000 : 0);
+      }
+    CompareView view(a, "a", b, "b");
+    view.resize(1000, 700);
+    TimelineWidget* ta = view.timelineA();
+    TimelineWidget* tb = view.timelineB();
+    ta->zoomAt(TimelineWidget::kHeaderWidth + 100, 0.5);
+    const TimeWindow wa = ta->viewState()->window();
+    const TimeWindow wb = tb->viewState()->window();
+    QCOMPARE(wb.length(), wa.length());
+    QCOMPARE(wb.start_ns - wa.start_ns, std::int64_t(5000));  // aligned at each trace's start
+    bool found = false;
+    for (int r = 0; r < view.diffTable()->rowCount(); ++r) {
+      if (view.diffTable()->item(r, 0)->text() == "mlp_gemm") {
+        found = true;
+        QCOMPARE(view.diffTable()->item(r, 1)->text(), QString("slower"));
+      }
+    }
+    QVERIFY(found);
   }
 
   void rankHeaderClickCollapses() {
