@@ -5,7 +5,8 @@
 // to the measured time (from the warm-up op times the adaptive scheduler used, and from the op times of
 // the measured iterations). Prints a Markdown table; results and command in bench/results-engine.md.
 //
-//   scmoe_engine_bench [iterations]
+//   scmoe_engine_bench [iterations] [ranks]   (ranks 1: one rank playing a rank of a group of 2)
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -19,11 +20,11 @@ namespace cost = scmoe::prof::cost;
 
 namespace {
 
-eng::EngineConfig base_config(int iterations) {
+eng::EngineConfig base_config(int iterations, int ranks) {
   eng::EngineConfig c;  // the demo shapes
   c.pairs = 2;
   c.num_experts = 4;
-  c.ep_size = 2;        // one rank per core of the 2-core CI machine
+  c.ep_size = ranks;    // default 2: one rank per core of the 2-core CI machine
   c.dropless = true;    // the same tokens reach the experts in every arch
   c.warmup = 3;
   c.iterations = iterations;
@@ -34,6 +35,7 @@ struct Measured {
   eng::RunSummary summary;
   double overlap_pct = 0.0;        // mean over measured iterations of the chosen arch
   double repredicted_ms = 0.0;     // cost model fed with the op times of the measured iterations
+  double iteration_error_pct = 0.0;  // median over iterations of (wall - model on that iteration's ops) / model
 };
 
 cost::Arch cost_arch(eng::Arch a) {
@@ -47,9 +49,15 @@ cost::Arch cost_arch(eng::Arch a) {
   return cost::Arch::Top2;
 }
 
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0.0 : v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
+}
+
 Measured run(const eng::EngineConfig& config) {
   Measured m;
   std::vector<scmoe::prof::Trace> traces;
+  std::vector<double> wall_ms;
   eng::Runner runner;
   const auto errors = runner.start(config, {[&](const eng::IterationResult& r) {
                                               if (r.arch != config.arch) return;
@@ -57,6 +65,7 @@ Measured run(const eng::EngineConfig& config) {
                                                   r.trace, {scmoe::prof::analysis::TrackSelection::Auto, false});
                                               m.overlap_pct += report.whole_trace.back().total.overlap_percent();
                                               traces.push_back(r.trace);
+                                              wall_ms.push_back(r.time_ms);
                                             },
                                             nullptr, nullptr});
   if (!errors.empty()) {
@@ -75,8 +84,16 @@ Measured run(const eng::EngineConfig& config) {
     const cost::UnitShape shape{cost_arch(config.arch), config.shortcut_position, !config.moe_every_block,
                                 config.pipeline_chunks};
     const int slot = cost::is_shortcut(shape.arch) ? m.summary.chosen_slot : 1;
-    m.repredicted_ms = config.pairs * cost::simulate_ms(cost::build_plan(shape, slot, true),
-                                                        cost::measured_op_times(traces), shape.chunks);
+    const cost::Plan plan = cost::build_plan(shape, slot, true);
+    m.repredicted_ms = config.pairs * cost::simulate_ms(plan, cost::measured_op_times(traces), shape.chunks);
+    // Per iteration: the model on that iteration's own op times against its wall time. On a shared
+    // machine op times drift from one iteration to the next; this error is the schedule model's alone.
+    std::vector<double> errors;
+    for (std::size_t i = 0; i < traces.size(); ++i) {
+      const double predicted = config.pairs * cost::simulate_ms(plan, cost::measured_op_times({traces[i]}), shape.chunks);
+      errors.push_back(100.0 * (wall_ms[i] - predicted) / predicted);
+    }
+    m.iteration_error_pct = median(errors);
   }
   return m;
 }
@@ -93,9 +110,12 @@ eng::LinkModel calibrate_link(const eng::EngineConfig& base, double comm_share) 
   const double moe_compute_ms = t[cost::Op::Gate] + t[cost::Op::Encode] + t[cost::Op::Expert] + t[cost::Op::Decode];
   const double per_exchange_ms = comm_share / (1.0 - comm_share) * moe_compute_ms / 2.0;
   // Rows one rank sends to the other ranks in a top-2 exchange: 2 copies of its tokens, (n-1)/n remote.
-  const double bytes = 2.0 * base.tokens_per_rank * base.hidden * 4.0 * (base.ep_size - 1) / base.ep_size;
+  // One rank plays one rank of a group of 2 (no stragglers: isolates the schedule from rank imbalance).
+  const int group = base.ep_size == 1 ? 2 : base.ep_size;
+  const double bytes = cost::exchange_bytes(base.tokens_per_rank, 2, base.hidden, 4, group);
   eng::LinkModel link;
   link.enabled = true;
+  link.emulated_ranks = base.ep_size == 1 ? group : 0;
   link.latency_us = 0.1 * per_exchange_ms * 1e3;  // latency is 10% of the exchange, bandwidth the rest
   link.bandwidth_gbps = bytes / (0.9 * per_exchange_ms * 1e-3) / 1e9;
   return link;
@@ -111,20 +131,21 @@ struct Row {
 
 int main(int argc, char** argv) {
   const int iterations = argc > 1 ? std::atoi(argv[1]) : 10;
-  if (iterations < 1) {
-    std::fprintf(stderr, "usage: scmoe_engine_bench [iterations >= 1]\n");
+  const int ranks = argc > 2 ? std::atoi(argv[2]) : 2;
+  if (iterations < 1 || ranks < 1 || 4 % ranks != 0) {
+    std::fprintf(stderr, "usage: scmoe_engine_bench [iterations >= 1] [ranks: 1, 2 or 4]\n");
     return 2;
   }
   const Row rows[] = {{"top2", eng::Arch::Top2, 2},           {"top1", eng::Arch::Top1, 2},
                       {"shared", eng::Arch::Shared, 2},       {"scmoe pos1", eng::Arch::ScMoE, 1},
                       {"scmoe pos2", eng::Arch::ScMoE, 2},    {"scmoe pos3", eng::Arch::ScMoE, 3}};
   for (const double share : {0.60, 0.15}) {
-    const eng::EngineConfig base = base_config(iterations);
+    const eng::EngineConfig base = base_config(iterations, ranks);
     const eng::LinkModel link = calibrate_link(base, share);
-    std::printf("\n### comm = %.0f%% of top-2 MoE time (emulated link %.4f GB/s, %.0f us)\n\n", share * 100,
-                link.bandwidth_gbps, link.latency_us);
-    std::printf("| arch | schedule | K | measured ms | predicted ms (warm-up ops) | error | predicted ms (measured ops) | error | speedup vs top2 (x, p25-p75) | time saved | overlap |\n");
-    std::printf("|---|---|---|---|---|---|---|---|---|---|---|\n");
+    std::printf("\n### %d rank(s), comm = %.0f%% of top-2 MoE time (emulated link %.4f GB/s, %.0f us)\n\n", ranks,
+                share * 100, link.bandwidth_gbps, link.latency_us);
+    std::printf("| arch | schedule | K | measured ms | predicted ms (warm-up ops) | error | predicted ms (measured ops) | error | per-iteration model error (median) | speedup vs top2 (x, p25-p75) | time saved | overlap |\n");
+    std::printf("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for (const Row& row : rows) {
       eng::EngineConfig c = base;
       c.arch = row.arch;
@@ -136,10 +157,10 @@ int main(int argc, char** argv) {
       const eng::RunSummary& s = m.summary;
       const double error = 100.0 * (s.median_ms - s.predicted_ms) / s.predicted_ms;
       const double reerror = 100.0 * (s.median_ms - m.repredicted_ms) / m.repredicted_ms;
-      std::printf("| %s | %s | %s | %.2f | %.2f | %+.1f%% | %.2f | %+.1f%% |", row.label,
+      std::printf("| %s | %s | %s | %.2f | %.2f | %+.1f%% | %.2f | %+.1f%% | %+.1f%% |", row.label,
                   row.arch == eng::Arch::ScMoE ? "adaptive" : "serial (no window)",
                   row.arch == eng::Arch::ScMoE ? std::to_string(s.chosen_slot).c_str() : "-", s.median_ms,
-                  s.predicted_ms, error, m.repredicted_ms, reerror);
+                  s.predicted_ms, error, m.repredicted_ms, reerror, m.iteration_error_pct);
       if (c.ab_against_top2) {
         std::printf(" %.3f (%.3f-%.3f) | %.1f%% |", s.speedup_x, s.speedup_low_x, s.speedup_high_x, s.time_saved_pct);
       } else {
