@@ -20,6 +20,10 @@ struct ConvertOptions {
 };
 
 int run_convert(const ConvertOptions& opts) {
+  if (std::string err = prof::formats::output_format_error(opts.output); !err.empty()) {
+    std::cerr << "scmoe convert: " << err << "\n";
+    return 2;
+  }
   prof::formats::LoadOptions load;
   if (!opts.rules.empty()) {
     if (std::string err = load.rules.load_file(opts.rules); !err.empty()) {

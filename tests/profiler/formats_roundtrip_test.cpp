@@ -53,6 +53,8 @@ TEST(NativeFormat, SaveLeavesNoTemporaryFilesAndReplacesAtomically) {
   EXPECT_EQ(files, 1u);
   EXPECT_NE(formats::save_trace(t, dir.file("no/such/dir/t.scmoe")), "");
   EXPECT_NE(formats::save_trace(t, dir.file("t.unknown")).find("unknown output format"), std::string::npos);
+  EXPECT_EQ(formats::output_format_error("a/b.json.gz"), "");
+  EXPECT_NE(formats::output_format_error("a/b.jsonl"), "");
 }
 
 // Structural check of a Chrome trace, written independently of the exporter: every X event has numeric

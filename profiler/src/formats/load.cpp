@@ -211,12 +211,19 @@ LoadResult load_traces(const std::vector<std::string>& paths, const LoadOptions&
   return result;
 }
 
+std::string output_format_error(const std::string& path) {
+  for (const char* ext : {".scmoe", ".json", ".json.gz", ".csv"}) {
+    if (ends_with(path, ext)) return "";
+  }
+  return path + ": unknown output format (use .scmoe, .json, .json.gz or .csv)";
+}
+
 std::string save_trace(const Trace& trace, const std::string& path) {
   if (ends_with(path, ".scmoe")) return save_native(trace, path);
   if (ends_with(path, ".json")) return export_chrome_json(trace, path, false);
   if (ends_with(path, ".json.gz")) return export_chrome_json(trace, path, true);
   if (ends_with(path, ".csv")) return export_spans_csv(trace, path);
-  return path + ": unknown output format (use .scmoe, .json, .json.gz or .csv)";
+  return output_format_error(path);
 }
 
 }  // namespace scmoe::prof::formats

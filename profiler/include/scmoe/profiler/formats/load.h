@@ -31,6 +31,8 @@ LoadResult load_traces(const std::vector<std::string>& paths, const LoadOptions&
 // Saves by extension: .scmoe (native), .json / .json.gz (Chrome trace), .csv (spans). Atomic.
 // Returns "" or an error.
 std::string save_trace(const Trace& trace, const std::string& path);
+// "" when save_trace knows the extension of `path`, else the error it would give (check before a long load).
+std::string output_format_error(const std::string& path);
 
 // Appends `src` to `dst`: strings re-interned, args, tracks and flows re-indexed, ranks, metadata and
 // dropped records appended.
