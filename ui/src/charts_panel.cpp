@@ -11,13 +11,13 @@
 #include <algorithm>
 
 #include "scmoe/profiler/analysis/breakdown.h"
+#include "scmoe/profiler/analysis/overlap.h"
 #include "scmoe/ui/category_style.h"
 
 namespace scmoe::ui {
 
 ChartsPanel::ChartsPanel(QWidget* parent) : QWidget(parent) {
   auto* chart = new QChart;
-  chart->setTitle(tr("Iteration time and speedup over top-2"));
   arch_series_ = new QLineSeries;
   top2_series_ = new QLineSeries;
   speedup_series_ = new QLineSeries;
@@ -72,6 +72,7 @@ ChartsPanel::ChartsPanel(QWidget* parent) : QWidget(parent) {
 }
 
 void ChartsPanel::clear() {
+  line_view_->chart()->setTitle(tr("Iteration time and speedup over top-2"));
   for (QLineSeries* s : {arch_series_, top2_series_, speedup_series_, speedup_low_, speedup_high_}) s->clear();
   x_axis_->setRange(0, 1);
   time_axis_->setRange(0, 1);
@@ -110,28 +111,39 @@ void ChartsPanel::showRun(const LiveRunModel& model) {
   double max_x = 2.0;
   for (const SpeedupStats& s : history) max_x = std::max(max_x, s.high_x * 1.1);
   speedup_axis_->setRange(0, max_x);
-  rebuildBars(model);
+  std::vector<BarColumn> columns;
+  if (model.latestArch()) {
+    columns.push_back({QString::fromUtf8(engine::to_string(model.config().arch).data()), &model.latestArch()->trace, 0});
+  }
+  if (model.latestTop2()) columns.push_back({QStringLiteral("top2"), &model.latestTop2()->trace, 0});
+  rebuildBars(columns, tr("Time per category, latest iteration, rank 0 (ms)"));
 }
 
-void ChartsPanel::rebuildBars(const LiveRunModel& model) {
+void ChartsPanel::showTrace(const prof::Trace& trace) {
+  clear();
+  line_view_->chart()->setTitle(tr("Iteration time and speedup over top-2 (live runs only)"));
+  std::vector<BarColumn> columns;
+  for (std::int32_t rank : prof::analysis::ranks_of(trace)) columns.push_back({tr("rank %1").arg(rank), &trace, rank});
+  rebuildBars(columns, tr("Time per category per rank, whole trace (ms)"));
+}
+
+void ChartsPanel::rebuildBars(const std::vector<BarColumn>& columns, const QString& title) {
   QChart* chart = bar_view_->chart();
+  chart->setTitle(title);
   chart->removeAllSeries();
   for (QAbstractAxis* a : chart->axes()) {
     chart->removeAxis(a);
     delete a;
   }
-  std::vector<std::pair<QString, const engine::IterationResult*>> columns;
-  if (model.latestArch()) columns.emplace_back(QString::fromUtf8(engine::to_string(model.config().arch).data()), model.latestArch().get());
-  if (model.latestTop2()) columns.emplace_back(QStringLiteral("top2"), model.latestTop2().get());
   if (columns.empty()) return;
-  // Busy time per category on rank 0 (the same tracks as the overlap analysis).
+  // Busy time per category (the same tracks as the overlap analysis).
   std::vector<std::array<double, prof::kCategoryCount>> values(columns.size());
   for (std::size_t c = 0; c < columns.size(); ++c) {
     prof::analysis::BreakdownOptions options;
     options.group_by = prof::analysis::GroupBy::Category;
-    options.rank = 0;
+    options.rank = columns[c].rank;
     values[c].fill(0.0);
-    for (const auto& op : prof::analysis::breakdown(columns[c].second->trace, options)) {
+    for (const auto& op : prof::analysis::breakdown(*columns[c].trace, options)) {
       values[c][static_cast<std::size_t>(op.category)] += double(op.total_ns) / 1e6;
     }
   }
@@ -153,7 +165,7 @@ void ChartsPanel::rebuildBars(const LiveRunModel& model) {
   for (double t : totals) max_total = std::max(max_total, t);
   chart->addSeries(series);
   auto* x = new QBarCategoryAxis;
-  for (const auto& col : columns) x->append(col.first);
+  for (const auto& col : columns) x->append(col.label);
   auto* y = new QValueAxis;
   y->setRange(0, max_total > 0 ? max_total * 1.1 : 1.0);
   chart->addAxis(x, Qt::AlignBottom);

@@ -409,7 +409,7 @@ void MainWindow::onTraceLoaded(std::shared_ptr<const prof::Trace> trace, const Q
   for (auto& r : overlap_rows(*trace)) rows.push_back(std::move(r));
   if (trace->dropped_records > 0) rows.emplace_back("dropped capture records", std::to_string(trace->dropped_records));
   showSummary(rows);
-  charts_->clear();
+  charts_->showTrace(*trace);
   status_progress_->setValue(0);
   statusBar()->showMessage(tr("Opened %1 (%2 spans)").arg(title).arg(trace->span_count()), 5000);
   emit traceOpened();

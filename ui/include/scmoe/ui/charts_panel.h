@@ -23,12 +23,19 @@ class ChartsPanel : public QWidget {
   explicit ChartsPanel(QWidget* parent = nullptr);
 
   void showRun(const LiveRunModel& model);
+  // An opened trace: per-category time of each rank as stacked bars (no iteration series).
+  void showTrace(const prof::Trace& trace);
   void clear();
   QChartView* lineView() const { return line_view_; }
   QChartView* barView() const { return bar_view_; }
 
  private:
-  void rebuildBars(const LiveRunModel& model);
+  struct BarColumn {
+    QString label;
+    const prof::Trace* trace;
+    std::int32_t rank;
+  };
+  void rebuildBars(const std::vector<BarColumn>& columns, const QString& title);
 
   QChartView* line_view_;
   QChartView* bar_view_;
