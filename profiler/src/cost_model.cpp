@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <optional>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -248,24 +249,37 @@ double exchange_bytes(double tokens, int copies, int hidden, int bytes_per_value
   return tokens * copies * hidden * bytes_per_value * static_cast<double>(ranks - 1) / ranks;
 }
 
+namespace {
+// Per op: total duration of the op's spans on the tracks of `rank` (every rank when nullopt) divided by
+// its number of (rank, layer) instances; nullopt for ops without spans.
+std::array<std::optional<double>, kOpCount> per_unit_ms(const Trace& trace, std::optional<std::int32_t> rank) {
+  std::array<double, kOpCount> total{};
+  std::array<std::set<std::pair<std::int32_t, std::int32_t>>, kOpCount> instances;
+  for (const Track& track : trace.tracks) {
+    if (rank && track.info.rank != *rank) continue;
+    for (const Span& span : track.spans) {
+      if (span.has_flag(kSpanPredicted)) continue;
+      const auto it = std::find(kOpNames.begin(), kOpNames.end(), trace.name_of(span));
+      if (it == kOpNames.end()) continue;
+      const auto op = static_cast<std::size_t>(it - kOpNames.begin());
+      total[op] += static_cast<double>(span.duration_ns()) / 1e6;
+      instances[op].insert({track.info.rank, span.layer});
+    }
+  }
+  std::array<std::optional<double>, kOpCount> out;
+  for (std::size_t op = 0; op < kOpCount; ++op) {
+    if (!instances[op].empty()) out[op] = total[op] / static_cast<double>(instances[op].size());
+  }
+  return out;
+}
+}  // namespace
+
 OpTimes measured_op_times(const std::vector<Trace>& iterations) {
   std::array<std::vector<double>, kOpCount> samples;
   for (const Trace& trace : iterations) {
-    std::array<double, kOpCount> total{};
-    std::array<std::set<std::pair<std::int32_t, std::int32_t>>, kOpCount> instances;
-    for (const Track& track : trace.tracks) {
-      for (const Span& span : track.spans) {
-        if (span.has_flag(kSpanPredicted)) continue;
-        const std::string_view name = trace.name_of(span);
-        const auto it = std::find(kOpNames.begin(), kOpNames.end(), name);
-        if (it == kOpNames.end()) continue;
-        const auto op = static_cast<std::size_t>(it - kOpNames.begin());
-        total[op] += static_cast<double>(span.duration_ns()) / 1e6;
-        instances[op].insert({track.info.rank, span.layer});
-      }
-    }
+    const auto ms = per_unit_ms(trace, std::nullopt);
     for (std::size_t op = 0; op < kOpCount; ++op) {
-      if (!instances[op].empty()) samples[op].push_back(total[op] / static_cast<double>(instances[op].size()));
+      if (ms[op]) samples[op].push_back(*ms[op]);
     }
   }
   OpTimes times;
@@ -277,6 +291,47 @@ OpTimes measured_op_times(const std::vector<Trace>& iterations) {
     times.ms[op] = v.size() % 2 == 1 ? v[mid] : 0.5 * (v[mid - 1] + v[mid]);
   }
   return times;
+}
+
+std::vector<OpTimes> measured_op_times_per_rank(const Trace& iteration) {
+  std::int32_t ranks = 0;
+  for (const Track& track : iteration.tracks) ranks = std::max(ranks, track.info.rank + 1);
+  std::vector<OpTimes> out(static_cast<std::size_t>(ranks));
+  for (std::int32_t r = 0; r < ranks; ++r) {
+    const auto ms = per_unit_ms(iteration, r);
+    for (std::size_t op = 0; op < kOpCount; ++op) out[static_cast<std::size_t>(r)].ms[op] = ms[op].value_or(0.0);
+  }
+  return out;
+}
+
+double simulate_ranks_ms(const Plan& plan, const std::vector<OpTimes>& per_rank, int chunks, int units) {
+  const std::size_t ranks = per_rank.size();
+  const std::size_t steps = plan.steps.size();
+  std::vector<std::array<double, 2>> lane_free(ranks, {0.0, 0.0});
+  std::vector<std::vector<double>> end(ranks, std::vector<double>(steps, 0.0));
+  double makespan = 0.0;
+  for (int u = 0; u < units; ++u) {
+    for (std::size_t i = 0; i < steps; ++i) {
+      const PlanStep& step = plan.steps[i];
+      const auto lane = static_cast<std::size_t>(step.lane);
+      std::vector<double> ready(ranks);
+      double last_ready = 0.0;
+      for (std::size_t r = 0; r < ranks; ++r) {
+        ready[r] = lane_free[r][lane];
+        for (int d : step.deps) ready[r] = std::max(ready[r], end[r][static_cast<std::size_t>(d)]);
+        last_ready = std::max(last_ready, ready[r]);
+      }
+      for (std::size_t r = 0; r < ranks; ++r) {
+        // A collective starts on every rank when the last one is ready for it.
+        const double start = is_communication(op_category(step.op)) ? last_ready : ready[r];
+        const double duration = is_chunked(step.op) ? per_rank[r][step.op] / chunks : per_rank[r][step.op];
+        end[r][i] = start + duration;
+        lane_free[r][lane] = end[r][i];
+        makespan = std::max(makespan, end[r][i]);
+      }
+    }
+  }
+  return makespan;
 }
 
 Trace predicted_timeline(const Plan& plan, const OpTimes& times, int chunks, int units, bool emulated_link) {

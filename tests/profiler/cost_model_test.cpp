@@ -148,3 +148,50 @@ TEST(CostModel, LinkTimeAndExchangeBytes) {
   EXPECT_DOUBLE_EQ(cost::exchange_bytes(512, 1, 1024, 4, 1), 0.0);
   EXPECT_THROW(cost::exchange_bytes(512, 1, 1024, 4, 0), std::invalid_argument);
 }
+
+TEST(CostModel, CollectivesWaitForTheSlowestRank) {
+  // Top-1, serial plan: attn_l, mlp_l, attn_l+1, gate, encode, D, E, C, decode, output.
+  cost::OpTimes fast, slow;
+  for (Op op : {Op::AttnL, Op::MlpL, Op::AttnL1}) {
+    fast[op] = 1;
+    slow[op] = 3;
+  }
+  fast[Op::Dispatch] = slow[Op::Dispatch] = 2;
+  fast[Op::Expert] = 1;
+  slow[Op::Expert] = 4;
+  fast[Op::Combine] = slow[Op::Combine] = 2;
+  const auto plan = cost::build_plan({cost::Arch::Top1, 2, true, 1}, 1, true);
+  // Alone: fast 3+2+1+2 = 8, slow 9+2+4+2 = 17. Together the dispatch starts at 9 on both ranks, the
+  // combine at max(9+2+1, 9+2+4) = 15 -> both end at 17. Two units: the second starts at 17 on both: 34.
+  EXPECT_DOUBLE_EQ(cost::simulate_ranks_ms(plan, {fast}, 1, 1), 8.0);
+  EXPECT_DOUBLE_EQ(cost::simulate_ranks_ms(plan, {fast, slow}, 1, 1), 17.0);
+  EXPECT_DOUBLE_EQ(cost::simulate_ranks_ms(plan, {fast, slow}, 1, 2), 34.0);
+  EXPECT_DOUBLE_EQ(cost::simulate_ranks_ms(plan, {fast}, 1, 1), cost::simulate_ms(plan, fast, 1));
+}
+
+TEST(CostModel, MeasuredOpTimesPerRankAndMedianOverIterations) {
+  scmoe::prof::Trace trace;
+  const auto add = [&](int rank, const char* name, int layer, std::int64_t ms) {
+    const auto track = trace.track_for({rank, 0, scmoe::prof::DeviceKind::Cpu, scmoe::prof::TrackKind::ComputeLane, 0, "compute"});
+    scmoe::prof::Span s;
+    s.name = trace.strings.intern(name);
+    s.layer = layer;
+    s.end_ns = ms * 1'000'000;
+    trace.tracks[track].spans.push_back(s);
+  };
+  add(0, "expert", 1, 2);  // two chunks of one instance add up
+  add(0, "expert", 1, 4);
+  add(0, "expert", 3, 2);  // a second unit
+  add(1, "expert", 1, 10);
+  add(1, "mlp_l", 0, 7);
+  const auto per_rank = cost::measured_op_times_per_rank(trace);
+  ASSERT_EQ(per_rank.size(), 2u);
+  EXPECT_DOUBLE_EQ(per_rank[0][Op::Expert], 4.0);   // (2 + 4 + 2) / 2 instances
+  EXPECT_DOUBLE_EQ(per_rank[1][Op::Expert], 10.0);
+  EXPECT_DOUBLE_EQ(per_rank[0][Op::MlpL], 0.0);
+  EXPECT_DOUBLE_EQ(per_rank[1][Op::MlpL], 7.0);
+  // All ranks: 18 ms over 3 instances = 6; the median over three such iterations with 6, 6, 60 is 6.
+  scmoe::prof::Trace slow = trace;
+  slow.tracks[0].spans[0].end_ns = 164'000'000;  // (164 + 4 + 2 + 10) / 3 = 60
+  EXPECT_DOUBLE_EQ(cost::measured_op_times({trace, trace, slow})[Op::Expert], 6.0);
+}

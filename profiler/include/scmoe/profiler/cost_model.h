@@ -103,6 +103,13 @@ double exchange_bytes(double tokens, int copies, int hidden, int bytes_per_value
 // predicted): per trace, an op's total duration / its number of (rank, layer) instances (chunks of one
 // instance add up); then the median over the traces.
 OpTimes measured_op_times(const std::vector<Trace>& iterations);
+// The same for each rank of one iteration (index = rank).
+std::vector<OpTimes> measured_op_times_per_rank(const Trace& iteration);
+
+// All ranks running `units` consecutive units of the same plan, each with its own op times: a
+// communication step (a collective) starts on every rank when the last rank is ready for it, so a slow
+// rank delays the others. Returns the time of the last rank to finish.
+double simulate_ranks_ms(const Plan& plan, const std::vector<OpTimes>& per_rank, int chunks, int units);
 
 // The predicted timeline of `units` consecutive units (rank 0, a compute and a comm track), every span
 // flagged kSpanPredicted (and kSpanEmulated for communication when `emulated_link`).
