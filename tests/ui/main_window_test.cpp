@@ -2,6 +2,10 @@
 // HTML / SVG / PNG / Chrome JSON; config errors shown next to their field; a live run that is cancelled
 // returns the UI to idle; a what-if toggle changes the predicted timeline.
 #include <QDir>
+#include <QDropEvent>
+#include <QMimeData>
+#include <QSettings>
+#include <QUrl>
 #include <QFile>
 #include <QImage>
 #include <QProcess>
@@ -114,6 +118,23 @@ class MainWindowTest : public QObject {
     const QString bad = dir.filePath(QStringLiteral("missing/report.pdf"));
     QVERIFY(!w.exportReport(bad).isEmpty());
     QVERIFY(!QFile::exists(bad));
+  }
+
+  void dropOpensFilesAndRemembersThemAsRecent() {
+    QSettings().remove(QStringLiteral("recentFiles"));
+    MainWindow w;
+    QSignalSpy opened(&w, &MainWindow::traceOpened);
+    const QString path = fixture("trace_filter__sampled_rank-1.json.gz");
+    QMimeData mime;
+    mime.setUrls({QUrl::fromLocalFile(path)});
+    // As a real drag delivers it: enter (the window accepts file URLs), then drop.
+    QDragEnterEvent enter(QPoint(10, 10), Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
+    QApplication::sendEvent(&w, &enter);
+    QVERIFY(enter.isAccepted());
+    QDropEvent drop(QPointF(10, 10), Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
+    QApplication::sendEvent(&w, &drop);
+    QVERIFY2(opened.count() == 1 || opened.wait(30000), qPrintable(w.lastError()));
+    QCOMPARE(QSettings().value(QStringLiteral("recentFiles")).toStringList().value(0), path);
   }
 
   void badFileReportsTheError() {

@@ -41,6 +41,8 @@ std::shared_ptr<prof::Trace> sample_trace() {
       t->tracks[mt].spans.push_back(s);
     }
   }
+  // A pipeline flow: rank 0's first attention span -> its first dispatch.
+  t->flows.push_back({{0, 0}, {1, 0}, prof::FlowKind::MoePipeline});
   t->finalize();
   return t;
 }
@@ -117,6 +119,11 @@ class TimelineWidgetTest : public QObject {
     QVERIFY(text.contains("1.00 us"));   // duration
     QVERIFY(text.contains("6.00 us"));   // start after trace begin
     QVERIFY(text.contains("layer"));
+    QVERIFY(!text.contains(QStringLiteral("\u2192")));  // span 3 has no flow
+    // The flow's source lists its target.
+    state.setSelection(prof::SpanRef{0, 0});
+    QVERIFY2(details.toPlainText().contains(QStringLiteral("\u2192 dispatch_all_to_all (rank 0, comm)")),
+             qPrintable(details.toPlainText()));
   }
 
   void shiftDragMeasuresARange() {
