@@ -47,6 +47,16 @@ std::string flag_for(std::string_view key) {
   return "--" + flag;
 }
 
+const char* type_name(eng::ConfigValueKind kind) {
+  switch (kind) {
+    case eng::ConfigValueKind::Integer: return "INT";
+    case eng::ConfigValueKind::Number: return "NUMBER";
+    case eng::ConfigValueKind::Boolean: return "true|false";
+    case eng::ConfigValueKind::String: return "NAME";
+  }
+  return "VALUE";
+}
+
 int report_config_errors(const std::vector<eng::ConfigError>& errors) {
   for (const auto& e : errors) std::cerr << "scmoe run: invalid config: " << e.field << ": " << e.message << "\n";
   return 2;
@@ -202,6 +212,7 @@ void add_run_command(CLI::App& app) {
     cmd->add_option_function<std::string>(
            flag_for(key.name), [opts, name](const std::string& value) { opts->keys[name] = value; },
            std::string(key.help))
+        ->type_name(type_name(key.kind))
         ->group("Config keys (override the file)");
   }
   cmd->callback([opts] { set_exit_code(run(*opts)); });

@@ -100,7 +100,7 @@ std::string join(const std::vector<std::string_view>& names) {
 const std::vector<KeySpec>& registry() {
   static const std::vector<KeySpec> specs = [] {
     std::vector<KeySpec> k;
-    k.push_back({{"preset", ConfigValueKind::String, "model preset (sets the shape fields)"},
+    k.push_back({{"preset", ConfigValueKind::String, "model preset (sets the shape fields): demo, gpt2-moe-small, gpt2-moe-medium, gpt3-moe-xl, llama2-moe"},
                  [](EngineConfig& c, const Value& v) -> std::string {
                    const auto* s = std::get_if<std::string>(&v);
                    if (s && apply_preset(*s, c)) return {};
@@ -150,7 +150,7 @@ const std::vector<KeySpec>& registry() {
                    return {};
                  },
                  [](const EngineConfig& c) -> Value { return static_cast<long long>(c.seed); }});
-    k.push_back({{"link.preset", ConfigValueKind::String, "emulated link preset, or \"none\""},
+    k.push_back({{"link.preset", ConfigValueKind::String, "emulated link preset: pcie4, nvlink4, ib-200g, or none"},
                  [](EngineConfig& c, const Value& v) -> std::string {
                    const auto* s = std::get_if<std::string>(&v);
                    if (s && *s == "none") {
