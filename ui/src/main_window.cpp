@@ -165,6 +165,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     auto* view = new CompareView(current_trace_, current_title_, std::move(b), QFileInfo(paths.value(0)).fileName());
     view->setAttribute(Qt::WA_DeleteOnClose);
     view->show();
+    emit compareOpened(view);
   });
   connect(compare_loader_, &TraceLoader::failed, this, &MainWindow::setError);
 
@@ -373,7 +374,15 @@ void MainWindow::compareDialog() {
   }
   const QStringList paths = QFileDialog::getOpenFileNames(this, tr("Trace B to compare with"), {},
                                                           tr("Traces (*.scmoe *.json *.json.gz *.gz);;All files (*)"));
-  if (!paths.isEmpty()) compare_loader_->load(paths);
+  if (!paths.isEmpty()) compareWith(paths);
+}
+
+void MainWindow::compareWith(const QStringList& paths) {
+  if (!current_trace_) {
+    setError(tr("Open or run a trace first, then compare it with another one"));
+    return;
+  }
+  if (!compare_loader_->load(paths)) setError(tr("A comparison trace is still loading"));
 }
 
 void MainWindow::exportDialog(const QString& filter, QString (MainWindow::*exporter)(const QString&)) {

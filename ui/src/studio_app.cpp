@@ -16,6 +16,7 @@ namespace scmoe::ui {
 namespace {
 
 struct Automation {
+  QStringList compare;
   bool predict = false;
   QString report;
   QString timeline;
@@ -28,6 +29,8 @@ void fail(const QString& message) { std::fprintf(stderr, "scmoe-studio: %s\n", q
 // After the run finished or the trace loaded: predictions, exports, screenshot, then maybe quit.
 void finish(MainWindow& window, const Automation& a, bool ok) {
   int code = ok ? 0 : 1;
+  // The compare window opens once its trace is loaded; exports below cover the main window.
+  if (ok && !a.compare.isEmpty()) window.compareWith(a.compare);
   if (ok && a.predict && !window.predict()) {
     fail(QStringLiteral("--predict: nothing measured to predict from"));
     code = 1;
@@ -74,10 +77,13 @@ int run_studio(QApplication& app) {
   const QCommandLineOption timeline(QStringLiteral("export-timeline"), QStringLiteral("After the run / load, write the visible timeline (.png or .svg)."), QStringLiteral("FILE"));
   const QCommandLineOption screenshot(QStringLiteral("screenshot"), QStringLiteral("After the run / load, save a PNG of the window."), QStringLiteral("FILE"));
   const QCommandLineOption quit(QStringLiteral("quit-after-run"), QStringLiteral("Quit after the run / load and the exports (exit code 1 on any error)."));
-  parser.addOptions({no_autorun, config, iterations, predict, report, timeline, screenshot, quit});
+  const QCommandLineOption compare(QStringLiteral("compare"),
+                                   QStringLiteral("After the load / run, compare with this trace (repeat for one file per rank)."),
+                                   QStringLiteral("FILE"));
+  parser.addOptions({no_autorun, config, iterations, compare, predict, report, timeline, screenshot, quit});
   parser.process(app);
 
-  Automation automation{parser.isSet(predict), parser.value(report), parser.value(timeline), parser.value(screenshot),
+  Automation automation{parser.values(compare), parser.isSet(predict), parser.value(report), parser.value(timeline), parser.value(screenshot),
                         parser.isSet(quit)};
   MainWindow window;
   window.show();

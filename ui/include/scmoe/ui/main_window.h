@@ -43,6 +43,8 @@ class MainWindow : public QMainWindow {
 
   // Opens trace files (several = one rank per file) off the UI thread.
   void openFiles(const QStringList& paths);
+  // Opens a compare window of the current trace (A) against these file(s) (B), loaded off the UI thread.
+  void compareWith(const QStringList& paths);
   // Starts the configured run; returns false (errors shown next to the fields) when the config is invalid.
   bool startRun();
   void cancelRun();
@@ -65,6 +67,7 @@ class MainWindow : public QMainWindow {
  signals:
   void runFinished(bool cancelled);
   void traceOpened();
+  void compareOpened(QWidget* view);
   void loadFailed(const QString& error);
 
  protected:
