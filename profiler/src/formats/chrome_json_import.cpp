@@ -42,17 +42,12 @@ enum class Lane : std::uint8_t { GpuWork, GpuAnnotation, HostWork, HostAnnotatio
 
 // One (pid, tid, lane) of the file, before it becomes a Trace track.
 struct RawTrack {
-  std::string pid;  // the key text: a number's digits, or '"' + string
+  std::string pid;  // key text: '#' + a number's digits, or '"' + a string
   std::string tid;
   Lane lane = Lane::HostWork;
   std::int64_t device = 0;
   std::int64_t stream = 0;
   std::vector<Span> spans;
-  std::size_t first_seen = 0;
-};
-
-struct OpenBegin {  // a ph "B" waiting for its "E"
-  Span span;
 };
 
 struct FlowPoint {
@@ -155,7 +150,7 @@ class Importer {
   std::string key_;  // scratch for map keys
   std::vector<RawTrack> raw_;
   std::unordered_map<std::string, std::uint32_t> raw_index_;
-  std::vector<std::vector<OpenBegin>> open_;  // per raw track
+  std::vector<std::vector<Span>> open_;  // per raw track: ph "B" spans waiting for their "E"
   std::unordered_map<std::string, std::string> process_names_, thread_names_, scmoe_tracks_;
   std::unordered_map<std::string, std::int64_t> process_sort_, thread_sort_;
   std::unordered_map<std::string, FlowEnds> flows_;
@@ -508,6 +503,7 @@ bool Importer::parse_event(od::object event) {
   return handle_event();
 }
 
+// Key: the lane, then thread_key()'s layout; built in place because this runs for every event.
 std::uint32_t Importer::raw_track_for(Lane lane, std::int64_t device, std::int64_t stream) {
   key_.clear();
   key_.push_back(static_cast<char>('0' + static_cast<int>(lane)));
@@ -524,7 +520,6 @@ std::uint32_t Importer::raw_track_for(Lane lane, std::int64_t device, std::int64
   t.lane = lane;
   t.device = device;
   t.stream = stream;
-  t.first_seen = index;
   raw_.push_back(std::move(t));
   open_.emplace_back();
   raw_index_.emplace(key_, index);
@@ -621,7 +616,7 @@ bool Importer::handle_event() {
       ++unmatched_;
       return true;
     }
-    Span span = open_[raw].back().span;
+    Span span = open_[raw].back();
     open_[raw].pop_back();
     span.end_ns = ev_.ts;
     if (span.end_ns < span.start_ns) return fail("an \"E\" event no earlier than its \"B\"");
@@ -636,7 +631,7 @@ bool Importer::handle_event() {
   }
   if (!make_span(span, gpu)) return false;
   if (ph == 'B') {
-    open_[raw].push_back({span});
+    open_[raw].push_back(span);
   } else {
     raw_[raw].spans.push_back(span);
   }
