@@ -35,6 +35,7 @@ struct AnalyzeOptions {
   std::size_t top = 20;
   bool iterations = false;
   bool critical_path = false;
+  std::optional<std::int32_t> iteration;  // critical path of this iteration only
 };
 
 const char* iteration_source_name(analysis::IterationSource s) {
@@ -143,7 +144,9 @@ int run_analyze(const AnalyzeOptions& opts) {
   const std::vector<analysis::OpStats> ops = analysis::breakdown(*trace, breakdown_options);
   std::optional<analysis::CriticalPath> path;
   if (opts.critical_path) {
-    path = analysis::critical_path(*trace);
+    analysis::CriticalPathOptions path_options;
+    path_options.iteration = opts.iteration;
+    path = analysis::critical_path(*trace, path_options);
     if (!path->error.empty()) {
       std::cerr << "scmoe analyze: critical path: " << path->error << "\n";
       return 1;
@@ -183,7 +186,8 @@ int run_analyze(const AnalyzeOptions& opts) {
       out["overlap"]["per_iteration"] = rows_json(overlap.per_iteration);
     }
     if (path) {
-      out["critical_path"] = {{"length_ns", path->length_ns}, {"comm_ns", path->comm_ns},
+      out["critical_path"] = {{"iteration", opts.iteration ? json(*opts.iteration) : json(nullptr)},
+                              {"length_ns", path->length_ns}, {"comm_ns", path->comm_ns},
                               {"comm_share", path->comm_share()}, {"spans", path->chain.size()}};
     }
     if (comparison) {
@@ -206,8 +210,11 @@ int run_analyze(const AnalyzeOptions& opts) {
   std::cout << "\nBreakdown" << (opts.top > 0 && ops.size() > opts.top ? " (top " + std::to_string(opts.top) + ")" : "")
             << "\n" << analysis::format_text_table(analysis::breakdown_table(ops, us, opts.top));
   if (path) {
-    std::printf("\nCritical path: %zu spans, %.3f us, %.1f%% communication\n", path->chain.size(),
-                double(path->length_ns) / 1000.0, 100.0 * path->comm_share());
+    char summary[128];
+    std::snprintf(summary, sizeof summary, "%zu spans, %.3f us, %.1f%% communication", path->chain.size(),
+                  double(path->length_ns) / 1000.0, 100.0 * path->comm_share());
+    std::cout << "\nCritical path" << (opts.iteration ? " of iteration " + std::to_string(*opts.iteration) : std::string())
+              << ": " << summary << "\n";
   }
   if (comparison) {
     std::cout << "\nComparison with " << opts.compare.front() << (opts.compare.size() > 1 ? " ..." : "") << "\n"
@@ -269,6 +276,8 @@ void add_analyze_command(CLI::App& app) {
   cmd->add_option("--top", opts->top, "Rows of the breakdown / comparison to print (0: all)");
   cmd->add_flag("--iterations", opts->iterations, "Also show overlap per iteration");
   cmd->add_flag("--critical-path", opts->critical_path, "Also report the critical path and its communication share");
+  cmd->add_option("--iteration", opts->iteration,
+                  "With --critical-path: only this iteration (engine iteration tag or ProfilerStep#N)");
   cmd->callback([opts] { set_exit_code(run_analyze(*opts)); });
 
   auto diff = std::make_shared<AnalyzeOptions>();

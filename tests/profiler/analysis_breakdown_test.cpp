@@ -175,6 +175,43 @@ TEST(CriticalPath, RandomDagsMatchRelaxation) {
   }
 }
 
+TEST(CriticalPath, IterationByTagOrByProfilerStepWindow) {
+  Trace tagged;
+  TrackInfo lane;
+  lane.kind = TrackKind::ComputeLane;
+  const auto tl = tagged.track_for(lane);
+  tagged.tracks[tl].spans = {make_span(0, 10, 0, Category::Expert, 0), make_span(10, 40, 0, Category::Combine, 1),
+                             make_span(40, 45, 0, Category::Expert, 1)};
+  CriticalPathOptions it1;
+  it1.iteration = 1;
+  const CriticalPath p = critical_path(tagged, it1);
+  EXPECT_EQ(p.length_ns, 35);
+  EXPECT_EQ(p.comm_ns, 30);
+  EXPECT_DOUBLE_EQ(p.comm_share(), 30.0 / 35.0);
+  ASSERT_EQ(p.chain.size(), 2u);
+  EXPECT_EQ(p.chain[0].span, 1u);
+
+  // Kineto-style: no tags, a ProfilerStep#7 range [100, 200) on the host thread; the GPU stream's spans
+  // starting inside it form the iteration.
+  Trace steps;
+  const auto step_name = steps.strings.intern("ProfilerStep#7"), k = steps.strings.intern("k");
+  TrackInfo host, stream;
+  host.kind = TrackKind::HostThread;
+  stream.kind = TrackKind::CudaStream;
+  const auto th = steps.track_for(host), ts = steps.track_for(stream);
+  steps.tracks[th].spans = {make_span(100, 200, step_name, Category::Other)};
+  steps.tracks[ts].spans = {make_span(50, 120, k, Category::Expert), make_span(120, 150, k, Category::Dispatch),
+                            make_span(160, 230, k, Category::Expert), make_span(200, 260, k, Category::Expert)};
+  steps.finalize();
+  CriticalPathOptions step7;
+  step7.iteration = 7;
+  const CriticalPath q = critical_path(steps, step7);
+  EXPECT_EQ(q.length_ns, 30 + 70) << "the spans starting at 120 and 160";
+  EXPECT_EQ(q.comm_ns, 30);
+  step7.iteration = 8;
+  EXPECT_TRUE(critical_path(steps, step7).chain.empty()) << "no such step";
+}
+
 TEST(CriticalPath, CycleIsReportedNotLooped) {
   Trace t;
   TrackInfo a, b;

@@ -1,6 +1,9 @@
 #include "scmoe/profiler/analysis/critical_path.h"
 
 #include <algorithm>
+#include <map>
+
+#include "scmoe/profiler/analysis/iterations.h"
 
 namespace scmoe::prof::analysis {
 
@@ -11,14 +14,30 @@ CriticalPath critical_path(const Trace& trace, const CriticalPathOptions& option
   std::vector<std::int64_t> duration;
   std::vector<bool> follows_previous;  // node v depends on node v - 1 (same track)
   std::vector<std::vector<std::int32_t>> node_of_span(trace.tracks.size());
+  // Imported traces without iteration tags: the iteration is a time window per rank.
+  std::map<std::int32_t, Interval> step_window;
+  bool by_window = false;
+  if (options.iteration) {
+    const IterationWindows windows = find_iterations(trace);
+    if (windows.source == IterationSource::ProfilerSteps) {
+      by_window = true;
+      for (const IterationWindow& w : windows.windows) {
+        if (w.iteration == *options.iteration) step_window[w.rank] = w.window;
+      }
+    }
+  }
   for (std::int32_t rank : ranks_of(trace)) {
+    const auto window = step_window.find(rank);
+    if (by_window && window == step_window.end()) continue;  // this rank did not record that step
     for (std::uint32_t ti : selected_tracks(trace, rank, options.tracks)) {
       const std::vector<Span>& spans = trace.tracks[ti].spans;
       node_of_span[ti].assign(spans.size(), -1);
       bool first = true;
       for (std::uint32_t si = 0; si < spans.size(); ++si) {
         const Span& s = spans[si];
-        if (s.depth != 0 || (options.iteration && s.iteration != *options.iteration)) continue;
+        if (s.depth != 0) continue;
+        if (by_window && (s.start_ns < window->second.start || s.start_ns >= window->second.end)) continue;
+        if (!by_window && options.iteration && s.iteration != *options.iteration) continue;
         node_of_span[ti][si] = static_cast<std::int32_t>(nodes.size());
         nodes.push_back(SpanRef{ti, si});
         duration.push_back(s.duration_ns());

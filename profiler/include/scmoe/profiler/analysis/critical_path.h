@@ -15,7 +15,9 @@
 namespace scmoe::prof::analysis {
 
 struct CriticalPathOptions {
-  std::optional<std::int32_t> iteration;  // only spans tagged with this iteration; all spans when empty
+  // Only this iteration: the spans tagged with it (engine traces), or, in traces marked with
+  // "ProfilerStep#N" ranges, the spans that start inside step N's range of their rank. Empty: all spans.
+  std::optional<std::int32_t> iteration;
   TrackSelection tracks = TrackSelection::Auto;
 };
 
