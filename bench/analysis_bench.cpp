@@ -10,10 +10,12 @@
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
+#include <mutex>
 #include <random>
 
 #include "scmoe/profiler/analysis/breakdown.h"
 #include "scmoe/profiler/analysis/overlap.h"
+#include "scmoe/profiler/capture/host_collector.h"
 
 namespace {
 
@@ -119,6 +121,40 @@ void BM_BaselineSortSweepOverlap(benchmark::State& state) {
   }
 }
 
+// Host collector hot path: one RAII span (two steady_clock reads + a push into the thread's buffer).
+// The collector is drained every 2^20 spans outside the timed region so memory stays bounded.
+void BM_HostSpan(benchmark::State& state) {
+  static capture::HostCollector collector;
+  static const capture::HostTrackId track = collector.track(0, TrackKind::ComputeLane, "compute");
+  static const capture::HostNameId name = collector.intern("op");
+  std::size_t n = 0;
+  for (auto _ : state) {
+    capture::HostSpan span(collector, track, name, Category::Expert, 1, 2);
+    if ((++n & ((1u << 20) - 1)) == 0 && state.thread_index() == 0) {
+      state.PauseTiming();
+      benchmark::DoNotOptimize(collector.collect());
+      state.ResumeTiming();
+    }
+  }
+}
+
+// Baseline: the same span into one vector behind one global mutex (what "no global lock" avoids).
+void BM_GlobalLockSpan(benchmark::State& state) {
+  static std::mutex mutex;
+  static std::vector<Span> spans;
+  for (auto _ : state) {
+    Span s;
+    s.start_ns = capture::HostCollector::now_ns();
+    s.category = Category::Expert;
+    s.end_ns = capture::HostCollector::now_ns();
+    std::lock_guard lock(mutex);
+    spans.push_back(s);
+    if (spans.size() >= (1u << 20)) spans.clear();
+  }
+}
+
+BENCHMARK(BM_HostSpan)->Threads(1)->Threads(2)->UseRealTime();
+BENCHMARK(BM_GlobalLockSpan)->Threads(1)->Threads(2)->UseRealTime();
 BENCHMARK(BM_WholeTraceOverlap)->Unit(benchmark::kMillisecond)->Iterations(5);
 BENCHMARK(BM_PerIterationOverlap)->Unit(benchmark::kMillisecond)->Iterations(3);
 BENCHMARK(BM_Breakdown)->Unit(benchmark::kMillisecond)->Iterations(3);
