@@ -40,12 +40,14 @@ TEST(CuptiCapture, BuildsTracksFlowsAndAttributesNcclPhases) {
            {"cuLaunchKernelEx", 950, 960, 12, 4, true},     // NCCL outside every range (other thread)
            {"cudaMemcpyAsync", 970, 980, 12, 5, false},
            {"cudaStreamSynchronize", 990, 2000, 12, 6, false},
-           {"cuLaunchKernel", 152, 158, 11, 1, true}};  // the driver call inside cudaLaunchKernel
+           {"cuLaunchKernel", 152, 158, 11, 1, true},  // the driver call inside cudaLaunchKernel
+           {"cuLaunchKernelEx", 905, 910, 11, 7, true}};  // NCCL after every range of thread 11 closed
   c.device = {{Kind::Kernel, kMatmulMangled, 1200, 1700, 0, 7, 1, 0},
               {Kind::Kernel, kNcclMangled, 1300, 1500, 0, 20, 2, 0},
               {Kind::Kernel, kNcclMangled, 1800, 1900, 0, 20, 3, 0},
               {Kind::Kernel, kNcclMangled, 1950, 1990, 0, 20, 4, 0},
-              {Kind::Memcpy, "Memcpy HtoD", 1000, 1100, 0, 7, 5, 4096}};
+              {Kind::Memcpy, "Memcpy HtoD", 1000, 1100, 0, 7, 5, 4096},
+              {Kind::Kernel, kNcclMangled, 2000, 2050, 0, 20, 7, 0}};
   c.sync = {{"stream synchronize", 1000, 1990, 6, 20}, {"orphan wait", 5, 6, 999, 20}};
   c.dropped_records = 3;
 
@@ -72,6 +74,7 @@ TEST(CuptiCapture, BuildsTracksFlowsAndAttributesNcclPhases) {
   EXPECT_EQ(dispatch->category, Category::Dispatch);
   EXPECT_EQ(find_span(t, kNcclDemangled, 800)->category, Category::Combine) << "innermost range wins";
   EXPECT_EQ(find_span(t, kNcclDemangled, 950)->category, Category::OtherComm) << "no phase range: NCCL preset";
+  EXPECT_EQ(find_span(t, kNcclDemangled, 1000)->category, Category::OtherComm) << "launched after the ranges closed";
 
   const Span* copy = find_span(t, "Memcpy HtoD", 0);
   ASSERT_NE(copy, nullptr);
@@ -95,7 +98,7 @@ TEST(CuptiCapture, BuildsTracksFlowsAndAttributesNcclPhases) {
   EXPECT_EQ(t.tracks[nvtx_track].info.kind, TrackKind::Annotation);
 
   // One launch flow per kernel/copy, from its API call to it (flows survive finalize's re-sorting).
-  ASSERT_EQ(t.flows.size(), 5u);
+  ASSERT_EQ(t.flows.size(), 6u);
   for (const Flow& f : t.flows) {
     EXPECT_EQ(f.kind, FlowKind::Launch);
     const Span& from = t.tracks[f.from.track].spans[f.from.span];

@@ -21,6 +21,7 @@ namespace {
 // NVTX ranges of one thread, for "innermost range around time t" queries.
 struct ThreadRanges {
   std::vector<const CuptiMarkerRange*> ranges;  // sorted by start
+  std::vector<std::uint64_t> max_end;           // max_end[i] = latest end among ranges[0..i]
 };
 
 // The innermost dispatch/combine range of `ranges` containing t (latest start wins: ranges nest).
@@ -30,6 +31,8 @@ std::optional<Category> phase_at(const ThreadRanges& thread, const std::vector<s
                              [](std::uint64_t v, const CuptiMarkerRange* r) { return v < r->start; });
   while (it != thread.ranges.begin()) {
     --it;
+    // No range at or before this one is still open at t: stop, instead of walking the whole thread.
+    if (thread.max_end[static_cast<std::size_t>(it - thread.ranges.begin())] < t) break;
     const CuptiMarkerRange* r = *it;
     if (r->end >= t) {
       if (const auto& p = phase_of[index.at(r)]) return p;
@@ -59,6 +62,8 @@ void append_cupti_capture(const CuptiCapture& capture, const ClassificationRules
   for (auto& [thread, r] : ranges_by_thread) {
     std::stable_sort(r.ranges.begin(), r.ranges.end(),
                      [](const CuptiMarkerRange* a, const CuptiMarkerRange* b) { return a->start < b->start; });
+    std::uint64_t latest = 0;
+    for (const CuptiMarkerRange* m : r.ranges) r.max_end.push_back(latest = std::max(latest, m->end));
   }
 
   auto host_track = [&](std::uint32_t thread, TrackKind kind, const char* prefix) {
