@@ -177,4 +177,12 @@ TEST(LiveRunModel, SplitsArchAndBaselineIterations) {
   bool has_percent = false;
   for (const auto& [k, v] : model.summaryRows()) has_percent = has_percent || v.find("% time") != std::string::npos;
   EXPECT_TRUE(has_percent);
+  // After the run: the engine's prediction against the measured median (10 ms): 12 ms is +20 %.
+  engine::RunSummary summary;
+  summary.predicted_ms = 12.0;
+  model.finish(summary);
+  std::string prediction;
+  for (const auto& [k, v] : model.summaryRows())
+    if (k == "cost-model prediction") prediction = v;
+  EXPECT_EQ(prediction, "12.00 ms (error 20.0 %)");
 }

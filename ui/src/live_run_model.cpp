@@ -67,7 +67,6 @@ void LiveRunModel::add(std::shared_ptr<const engine::IterationResult> result) {
       ++cosine_count_;
     }
   }
-  latest_ = std::move(result);
 }
 
 void LiveRunModel::finish(const engine::RunSummary& summary) {
@@ -115,6 +114,12 @@ std::vector<std::pair<std::string, std::string>> LiveRunModel::summaryRows() con
   rows.emplace_back("tokens dropped", std::to_string(tokens_dropped_));
   if (hasCosine()) rows.emplace_back("shortcut cosine similarity (mean)", fixed(meanCosine(), 4));
   if (finished_ && summary_.chosen_slot > 0) rows.emplace_back("expert slot K used", std::to_string(summary_.chosen_slot));
+  // The engine's own cost-model prediction (from the warm-up op times) against what was measured.
+  if (finished_ && summary_.predicted_ms > 0 && !arch_ms_.empty()) {
+    const double measured = median(arch_ms_);
+    rows.emplace_back("cost-model prediction", fixed(summary_.predicted_ms, 2, " ms") + " (error " +
+                                                   fixed(100.0 * (summary_.predicted_ms - measured) / measured, 1, " %") + ")");
+  }
   return rows;
 }
 

@@ -124,6 +124,11 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     search_count_->setText(current >= 0 ? tr("%1 of %2").arg(current + 1).arg(count) : tr("%n match(es)", nullptr, count));
   });
 
+  connect(timeline_, &TimelineWidget::hoveredTimeChanged, this, [this](std::int64_t t) {
+    if (current_trace_) {
+      statusBar()->showMessage(tr("cursor at %1 after the trace start").arg(QString::fromStdString(format_duration(double(t - current_trace_->begin_ns())))), 2000);
+    }
+  });
   connect(view_state_, &ViewState::windowChanged, this, [this] {
     if (!applying_window_) follow_live_ = false;
   });

@@ -26,8 +26,6 @@ class ChartsPanel : public QWidget {
   // An opened trace: per-category time of each rank as stacked bars (no iteration series).
   void showTrace(const prof::Trace& trace);
   void clear();
-  QChartView* lineView() const { return line_view_; }
-  QChartView* barView() const { return bar_view_; }
 
  private:
   struct BarColumn {

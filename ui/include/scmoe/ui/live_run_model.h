@@ -35,12 +35,9 @@ class LiveRunModel {
   SpeedupStats speedup() const { return speedup_stats(arch_ms_, top2_ms_); }
   const std::shared_ptr<const engine::IterationResult>& latestArch() const { return latest_arch_; }
   const std::shared_ptr<const engine::IterationResult>& latestTop2() const { return latest_top2_; }
-  const std::shared_ptr<const engine::IterationResult>& latest() const { return latest_; }
   std::int64_t tokensDropped() const { return tokens_dropped_; }
   double meanCosine() const { return cosine_count_ ? cosine_sum_ / cosine_count_ : 0.0; }
   bool hasCosine() const { return cosine_count_ > 0; }
-  bool finished() const { return finished_; }
-  const engine::RunSummary& summary() const { return summary_; }
 
   // "key: value" lines of the summary panel and the report: overlap %, exposed comm, dispatch / combine
   // split of the latest iteration of the chosen arch, tokens dropped, cosine, speedup (x and % time).
@@ -50,7 +47,7 @@ class LiveRunModel {
   engine::EngineConfig config_;
   std::vector<double> arch_ms_, top2_ms_;
   std::vector<SpeedupStats> speedup_history_;
-  std::shared_ptr<const engine::IterationResult> latest_arch_, latest_top2_, latest_;
+  std::shared_ptr<const engine::IterationResult> latest_arch_, latest_top2_;
   std::int64_t tokens_dropped_ = 0;
   double cosine_sum_ = 0.0;
   int cosine_count_ = 0;

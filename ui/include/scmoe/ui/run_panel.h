@@ -51,9 +51,7 @@ class RunPanel : public QWidget {
   QSpinBox* slotBox() const { return slot_; }
   QPushButton* runButton() const { return run_; }
   QPushButton* cancelButton() const { return cancel_; }
-  QPushButton* predictButton() const { return predict_; }
   QTableWidget* slotTable() const { return slot_table_; }
-  QLabel* predictionLabel() const { return prediction_; }
 
  signals:
   void runRequested();

@@ -49,7 +49,6 @@ class TimelineLayout {
   explicit TimelineLayout(std::shared_ptr<const prof::Trace> trace);
 
   const prof::Trace& trace() const { return *trace_; }
-  const std::shared_ptr<const prof::Trace>& trace_ptr() const { return trace_; }
   const std::vector<RankGroup>& ranks() const { return ranks_; }
   // Sub-lanes of one track; lane ids are span indices into trace().tracks[track].spans.
   const std::vector<Lane>& lanes(std::uint32_t track) const { return lanes_[track]; }
