@@ -1,6 +1,7 @@
 // Host collector: spans from many threads, nesting depth, explicit spans, repeated collection.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <thread>
 
 #include "scmoe/profiler/capture/host_collector.h"
@@ -95,6 +96,31 @@ TEST(HostCollector, CollectorsOnOneThreadStaySeparate) {
     ASSERT_EQ(t.span_count(), 3u);
     EXPECT_EQ(t.tracks[0].spans[0].start_ns, i);
   }
+}
+
+TEST(HostCollector, FlowsBetweenLanesResolveByKey) {
+  HostCollector collector;
+  const HostTrackId compute = collector.track(0, TrackKind::ComputeLane, "compute");
+  const HostTrackId comm = collector.track(0, TrackKind::CommLane, "comm");
+  const HostNameId dispatch = collector.intern("dispatch"), expert = collector.intern("expert");
+  // Recorded out of time order and from another thread, as lanes do.
+  std::thread lane([&] { collector.add_span(comm, dispatch, Category::Dispatch, 100, 300, 2, 5, 0); });
+  lane.join();
+  collector.add_span(compute, expert, Category::Expert, 50, 80, 2, 5, 0);    // an earlier, unrelated expert
+  collector.add_span(compute, expert, Category::Expert, 300, 700, 2, 5, 1);  // depends on the dispatch
+  collector.add_flow(HostSpanKey{comm, dispatch, 2, 5, 0}, HostSpanKey{compute, expert, 2, 5, 1});
+  collector.add_flow(HostSpanKey{comm, dispatch, 2, 6, 0}, HostSpanKey{compute, expert, 2, 5, 1});  // no such span
+  const Trace t = collector.collect();
+  ASSERT_EQ(t.flows.size(), 1u);
+  const Flow& f = t.flows[0];
+  EXPECT_EQ(f.kind, FlowKind::MoePipeline);
+  EXPECT_EQ(f.from, (SpanRef{comm, 0}));
+  EXPECT_EQ(f.to.track, compute);
+  EXPECT_EQ(t.tracks[compute].spans[f.to.span].start_ns, 300) << "points at the span after sorting";
+  const auto unresolved = std::find_if(t.metadata.begin(), t.metadata.end(),
+                                       [](const auto& kv) { return kv.first == "unresolved_flows"; });
+  ASSERT_NE(unresolved, t.metadata.end());
+  EXPECT_EQ(unresolved->second, "1");
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <thread>
+#include <unordered_map>
 
 namespace scmoe::prof::capture {
 
@@ -13,11 +14,18 @@ struct HostCollector::Record {
   Span span;
 };
 
+struct HostCollector::FlowRecord {
+  HostSpanKey from;
+  HostSpanKey to;
+  FlowKind kind;
+};
+
 struct HostCollector::ThreadBuffer {
   explicit ThreadBuffer(std::thread::id owner_id) : owner(owner_id) {}
   const std::thread::id owner;
   std::mutex mutex;  // contended only by collect(); the owning thread is the only writer
   std::vector<Record> records;
+  std::vector<FlowRecord> flows;
   std::uint16_t open_depth = 0;  // HostSpans currently open on the owning thread (owner-only)
 };
 
@@ -113,8 +121,15 @@ void HostCollector::add_span(HostTrackId track, HostNameId name, Category catego
   push(buffer_for_this_thread(), track, span);
 }
 
+void HostCollector::add_flow(const HostSpanKey& from, const HostSpanKey& to, FlowKind kind) {
+  ThreadBuffer& buffer = buffer_for_this_thread();
+  std::lock_guard lock(buffer.mutex);
+  buffer.flows.push_back(FlowRecord{from, to, kind});
+}
+
 Trace HostCollector::collect() {
   std::vector<Record> drained;
+  std::vector<FlowRecord> drained_flows;
   Trace trace;
   {
     std::lock_guard lock(registry_mutex_);
@@ -125,6 +140,8 @@ Trace HostCollector::collect() {
       std::lock_guard buffer_lock(buffer->mutex);
       drained.insert(drained.end(), buffer->records.begin(), buffer->records.end());
       buffer->records.clear();
+      drained_flows.insert(drained_flows.end(), buffer->flows.begin(), buffer->flows.end());
+      buffer->flows.clear();
     }
   }
   std::int32_t max_rank = -1;
@@ -133,7 +150,40 @@ Trace HostCollector::collect() {
   for (const Record& r : drained) trace.tracks[r.track].spans.push_back(r.span);
   trace.metadata.emplace_back("source", "host collector");
   trace.finalize();
+  if (!drained_flows.empty()) resolve_flows(drained_flows, trace);
   return trace;
+}
+
+void HostCollector::resolve_flows(const std::vector<FlowRecord>& flows, Trace& trace) {
+  struct KeyHash {
+    std::size_t operator()(const HostSpanKey& k) const {
+      std::size_t h = k.track;
+      for (std::uint64_t v : {std::uint64_t(k.name), std::uint64_t(std::uint32_t(k.layer)),
+                              std::uint64_t(std::uint32_t(k.iteration)), std::uint64_t(std::uint32_t(k.op_instance))}) {
+        h = h * 1000003u ^ std::hash<std::uint64_t>{}(v);
+      }
+      return h;
+    }
+  };
+  // Spans are sorted by start now, so the first span seen with a key is the earliest.
+  std::unordered_map<HostSpanKey, SpanRef, KeyHash> span_of;
+  for (std::uint32_t ti = 0; ti < trace.tracks.size(); ++ti) {
+    const std::vector<Span>& spans = trace.tracks[ti].spans;
+    for (std::uint32_t si = 0; si < spans.size(); ++si) {
+      const Span& s = spans[si];
+      span_of.try_emplace(HostSpanKey{ti, s.name, s.layer, s.iteration, s.op_instance}, SpanRef{ti, si});
+    }
+  }
+  std::size_t unresolved = 0;
+  for (const FlowRecord& f : flows) {
+    const auto from = span_of.find(f.from), to = span_of.find(f.to);
+    if (from == span_of.end() || to == span_of.end()) {
+      ++unresolved;
+      continue;
+    }
+    trace.flows.push_back(Flow{from->second, to->second, f.kind});
+  }
+  if (unresolved > 0) trace.metadata.emplace_back("unresolved_flows", std::to_string(unresolved));
 }
 
 std::size_t HostCollector::pending_spans() const {

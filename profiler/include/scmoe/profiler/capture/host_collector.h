@@ -17,6 +17,7 @@
 //     ... work ...
 //   }  // recorded here
 //   collector.add_span(comm, a2a, prof::Category::Dispatch, t0, t1, layer, iteration, op, prof::kSpanEmulated);
+//   collector.add_flow({comm, a2a, layer, iteration, op}, {lane, expert, layer, iteration, op});  // dependency
 //   prof::Trace trace = collector.collect();
 #pragma once
 
@@ -35,6 +36,17 @@ namespace scmoe::prof::capture {
 using HostTrackId = std::uint32_t;
 // Id of a name interned with HostCollector::intern(); equals the string id in collected traces.
 using HostNameId = std::uint32_t;
+
+// Names a recorded span by its labels, for flows between spans recorded on different threads (the engine
+// knows the track, op name, layer, iteration and op instance of both ends of a dependency).
+struct HostSpanKey {
+  HostTrackId track = 0;
+  HostNameId name = 0;
+  std::int32_t layer = kNoIndex;
+  std::int32_t iteration = kNoIndex;
+  std::int32_t op_instance = kNoIndex;
+  bool operator==(const HostSpanKey&) const = default;
+};
 
 class HostCollector {
  public:
@@ -59,6 +71,12 @@ class HostCollector {
                 std::int64_t end_ns, std::int32_t layer = kNoIndex, std::int32_t iteration = kNoIndex,
                 std::int32_t op_instance = kNoIndex, std::uint8_t flags = 0);
 
+  // Records a dependency between two spans (dispatch -> expert -> combine, a lane waiting on another),
+  // which the critical path follows. Lock-free like add_span. Resolved by collect(): both ends must be
+  // among the spans that collect() hands over (if several spans share a key, the earliest is meant);
+  // flows it cannot resolve are dropped and counted in the trace's metadata "unresolved_flows".
+  void add_flow(const HostSpanKey& from, const HostSpanKey& to, FlowKind kind = FlowKind::MoePipeline);
+
   // Moves every span recorded so far into a new Trace (tracks in registration order, all names, spans
   // sorted per track by Trace::finalize()). Spans still open (HostSpan not yet destroyed) appear in a
   // later collect(). Thread-safe.
@@ -70,9 +88,11 @@ class HostCollector {
  private:
   friend class HostSpan;
   struct Record;
+  struct FlowRecord;
   struct ThreadBuffer;
   ThreadBuffer& buffer_for_this_thread();
   void push(ThreadBuffer& buffer, HostTrackId track, const Span& span);
+  static void resolve_flows(const std::vector<FlowRecord>& flows, Trace& trace);
 
   const std::uint64_t generation_;  // unique per collector, so thread caches never confuse two of them
   mutable std::mutex registry_mutex_;  // guards tracks_, strings_, buffers_ (set-up paths only)
