@@ -4,7 +4,9 @@
 #include <QWheelEvent>
 #include <memory>
 
+#include <QHelpEvent>
 #include <QTableWidget>
+#include <QToolTip>
 
 #include "scmoe/ui/compare_view.h"
 #include "scmoe/ui/details_panel.h"
@@ -195,6 +197,37 @@ class TimelineWidgetTest : public QObject {
       }
     }
     QVERIFY(found);
+  }
+
+  void hoverShowsATooltipAndRowsHideAndPin() {
+    ViewState state;
+    TimelineWidget w(&state);
+    w.resize(1000, 400);
+    w.show();
+    auto trace = sample_trace();
+    w.setTrace(trace);
+    // Tooltip over rank 0's dispatch span (track 1, span 0: 0.5..3.5 us, emulated).
+    const Row* comm_row = nullptr;
+    for (const Row& r : w.rows()) {
+      if (r.kind == RowKind::Lane && r.track == 1) { comm_row = &r; break; }
+    }
+    QVERIFY(comm_row);
+    const QPoint pos(int(w.xForTime(2000)), w.rowTop(*comm_row) + comm_row->height / 2);
+    QHelpEvent help(QEvent::ToolTip, pos, w.mapToGlobal(pos));
+    QApplication::sendEvent(&w, &help);
+    QVERIFY2(QToolTip::text().contains("dispatch_all_to_all"), qPrintable(QToolTip::text()));
+    QVERIFY(QToolTip::text().contains("emulated"));
+    QVERIFY(QToolTip::text().contains("3.00 us"));
+    // Pin rank 1's comm track (3) to the top, hide rank 0's compute track (0).
+    w.setTrackPinned(3, true);
+    QCOMPARE(w.rows().front().track, 3u);
+    QVERIFY(w.rows().front().pinned);
+    w.setTrackHidden(0, true);
+    for (const Row& r : w.rows()) QVERIFY(!(r.kind == RowKind::Lane && r.track == 0));
+    w.showAllTracks();
+    bool shown = false;
+    for (const Row& r : w.rows()) shown = shown || (r.kind == RowKind::Lane && r.track == 0);
+    QVERIFY(shown);
   }
 
   void rankHeaderClickCollapses() {
