@@ -1,3 +1,9 @@
+// GCC 12 with -fsanitize=address reports a false -Wmaybe-uninitialized inside <regex>'s compiler
+// (the std::function member of _StateT), a known GCC 12 false positive. Only this file compiles regexes.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
 #include "scmoe/profiler/classify.h"
 
 #include <nlohmann/json.hpp>
