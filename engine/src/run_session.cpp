@@ -100,6 +100,8 @@ RunSummary run_session(const EngineConfig& config, const RunCallbacks& callbacks
     }
   } catch (const Cancelled&) {
     summary.cancelled = true;
+  } catch (const c10::Error& e) {
+    summary.error = e.what_without_backtrace();
   } catch (const std::exception& e) {
     summary.error = e.what();
   }
