@@ -30,6 +30,15 @@ bool is_computation(Category c) {
   return !is_communication(c) && c != Category::Memcpy && c != Category::Memset;
 }
 
+StringTable::StringTable(const StringTable& other) : strings_(other.strings_) {
+  for (std::uint32_t id = 0; id < strings_.size(); ++id) index_.emplace(std::string_view(strings_[id]), id);
+}
+
+StringTable& StringTable::operator=(const StringTable& other) {
+  if (this != &other) *this = StringTable(other);
+  return *this;
+}
+
 std::uint32_t StringTable::intern(std::string_view s) {
   if (auto it = index_.find(s); it != index_.end()) return it->second;
   const auto id = static_cast<std::uint32_t>(strings_.size());

@@ -107,6 +107,14 @@ struct Flow {
 // Interned strings: every distinct name is stored once; ids are dense from 0.
 class StringTable {
  public:
+  StringTable() = default;
+  // A copy re-points its index at its own strings (the implicit copy would keep views into the source's).
+  StringTable(const StringTable& other);
+  StringTable& operator=(const StringTable& other);
+  // Moving a deque keeps its elements where they are, so the index stays valid.
+  StringTable(StringTable&&) noexcept = default;
+  StringTable& operator=(StringTable&&) noexcept = default;
+
   std::uint32_t intern(std::string_view s);
   std::string_view view(std::uint32_t id) const { return strings_[id]; }
   std::size_t size() const { return strings_.size(); }
