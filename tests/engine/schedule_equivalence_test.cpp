@@ -122,6 +122,19 @@ TEST(ScheduleEquivalence, EmulatedLinkHoldsTheCommLaneWhileComputeRuns) {
     EXPECT_LT(shared_expert->end_ns, dispatch->end_ns);
     EXPECT_GE(expert->start_ns, dispatch->end_ns);
   }
+  // Every cross-lane dependency of the plan is a flow, and each flow goes forward in time.
+  const auto plan = cost::build_plan(eng::testing::shape_of(c, eng::Arch::ScMoE), 5, true);
+  std::size_t cross_lane = 0;
+  for (const auto& step : plan.steps) {
+    for (int d : step.deps) cross_lane += plan.steps[static_cast<std::size_t>(d)].lane != step.lane ? 1 : 0;
+  }
+  const auto& trace = overlapped.trace;
+  ASSERT_EQ(trace.flows.size(), cross_lane * static_cast<std::size_t>(c.ep_size));
+  for (const auto& flow : trace.flows) {
+    const auto& from = trace.tracks[flow.from.track].spans[flow.from.span];
+    const auto& to = trace.tracks[flow.to.track].spans[flow.to.span];
+    EXPECT_LE(from.end_ns, to.start_ns) << trace.name_of(from) << " -> " << trace.name_of(to);
+  }
 }
 
 TEST(ScheduleEquivalence, AnOperatorErrorOnOneRankEndsThePassWithThatError) {

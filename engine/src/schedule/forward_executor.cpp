@@ -149,6 +149,23 @@ ForwardResult ForwardExecutor::run(Arch arch, const prof::cost::Plan& plan, int 
       }
     }
   }
+  // The cross-lane dependencies (encode -> dispatch -> expert -> combine -> decode) as flows, so the
+  // critical path can follow them.
+  for (int r = 0; r < ranks; ++r) {
+    for (int u = 0; u < units; ++u) {
+      const auto key = [&](const prof::cost::PlanStep& s) {
+        return prof::capture::HostSpanKey{tracks_[static_cast<std::size_t>(r)][static_cast<std::size_t>(s.lane)],
+                                          op_names_[static_cast<std::size_t>(s.op)], layer_of(s.op, u, has_block_mlp),
+                                          iteration, s.chunk};
+      };
+      for (const auto& step : plan.steps) {
+        for (int d : step.deps) {
+          const prof::cost::PlanStep& from = plan.steps[static_cast<std::size_t>(d)];
+          if (from.lane != step.lane) collector_.add_flow(key(from), key(step));
+        }
+      }
+    }
+  }
   for (int r = 0; r < ranks; ++r) {
     compute_lanes_[static_cast<std::size_t>(r)]->wait_idle();
     comm_lanes_[static_cast<std::size_t>(r)]->wait_idle();
