@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "cli/commands.h"
+#include "cli/run_report.h"
 #include "scmoe/engine/config_io.h"
 #include "scmoe/engine/runner.h"
 #include "scmoe/profiler/formats/load.h"
@@ -34,6 +35,7 @@ struct RunOptions {
   bool ab = false;
   bool json = false;
   std::string trace_file;
+  std::string report_file;
 };
 
 std::atomic<bool> g_interrupted{false};
@@ -151,10 +153,12 @@ int run(const RunOptions& opts) {
   std::mutex mutex;
   nlohmann::json iterations = nlohmann::json::array();
   prof::Trace last_trace;
+  std::vector<IterationPoint> points;
   eng::RunCallbacks callbacks;
   callbacks.on_iteration = [&](const eng::IterationResult& r) {
     std::lock_guard lock(mutex);
     iterations.push_back(iteration_json(r));
+    points.push_back({r.arch, r.time_ms});
     if (r.arch == config.arch) last_trace = r.trace;
     std::cerr << "iteration " << r.iteration + 1 << "/" << config.iterations << "  " << eng::to_string(r.arch) << " "
               << r.time_ms << " ms\n";
@@ -189,6 +193,13 @@ int run(const RunOptions& opts) {
     }
     std::cerr << "wrote " << opts.trace_file << " (" << last_trace.span_count() << " spans)\n";
   }
+  if (!opts.report_file.empty() && !last_trace.tracks.empty()) {
+    if (std::string error = write_run_report(opts.report_file, config, summary, points, last_trace); !error.empty()) {
+      std::cerr << "scmoe run: " << error << "\n";
+      return 1;
+    }
+    std::cerr << "wrote " << opts.report_file << "\n";
+  }
   if (summary.cancelled) {
     std::cerr << "scmoe run: cancelled after " << summary.iterations_done << " iterations\n";
     return 130;
@@ -206,6 +217,8 @@ void add_run_command(CLI::App& app) {
   cmd->add_option("--iters", opts->iters, "Measured iterations (overrides the config)")->check(CLI::PositiveNumber);
   cmd->add_flag("--ab", opts->ab, "Alternate every iteration with top-2 on the same inputs and report the speedup");
   cmd->add_flag("--json", opts->json, "Print the summary as JSON");
+  cmd->add_option("--report", opts->report_file,
+                  "Write a self-contained HTML report (summary, per-K table, overlap, timeline, charts)");
   cmd->add_option("--trace", opts->trace_file, "Save the last iteration's trace (.scmoe, .json, .json.gz, .csv)");
   for (const eng::ConfigKey& key : eng::config_keys()) {
     const std::string name(key.name);

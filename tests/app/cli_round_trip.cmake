@@ -1,0 +1,42 @@
+# The CLI as a user drives it: a Kineto trace converted to the native format analyses to exactly the same
+# JSON as the original (nothing the analysis reads is lost in conversion), and the Chrome JSON export
+# analyses the same again.
+# Invoked with -DSCMOE=<scmoe binary> -DINPUT=<fixture> -DWORK=<scratch folder>.
+file(REMOVE_RECURSE "${WORK}")
+file(MAKE_DIRECTORY "${WORK}")
+
+function(run_or_fail)
+  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "failed (${rc}): ${ARGN}\n${err}")
+  endif()
+  set(out "${out}" PARENT_SCOPE)
+endfunction()
+
+run_or_fail("${SCMOE}" convert "${INPUT}" -o "${WORK}/trace.scmoe")
+run_or_fail("${SCMOE}" convert "${WORK}/trace.scmoe" -o "${WORK}/trace.json")
+run_or_fail("${SCMOE}" analyze --json "${INPUT}")
+set(from_kineto "${out}")
+run_or_fail("${SCMOE}" analyze --json "${WORK}/trace.scmoe")
+set(from_native "${out}")
+run_or_fail("${SCMOE}" analyze --json "${WORK}/trace.json")
+set(from_chrome "${out}")
+
+string(JSON ranks LENGTH "${from_kineto}" overlap whole_trace)
+if(ranks LESS 1)
+  message(FATAL_ERROR "analyze --json printed no overlap rows:\n${from_kineto}")
+endif()
+foreach(section overlap breakdown)
+  string(JSON a GET "${from_kineto}" ${section})
+  string(JSON b GET "${from_native}" ${section})
+  string(JSON c GET "${from_chrome}" ${section})
+  string(JSON same_native EQUAL "${a}" "${b}")
+  string(JSON same_chrome EQUAL "${a}" "${c}")
+  if(NOT same_native)
+    message(FATAL_ERROR "${section} differs after converting to .scmoe:\n${a}\n---\n${b}")
+  endif()
+  if(NOT same_chrome)
+    message(FATAL_ERROR "${section} differs after exporting Chrome JSON:\n${a}\n---\n${c}")
+  endif()
+endforeach()
+file(REMOVE_RECURSE "${WORK}")
