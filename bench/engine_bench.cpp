@@ -3,7 +3,7 @@
 // (NVLink regime) of top-2's MoE time; speedups vs top-2 measured A/B in the same run, the overlap
 // achieved (analysis::analyze_overlap over the measured iterations) and the cost model's prediction next
 // to the measured time (from the warm-up op times the adaptive scheduler used, and from the op times of
-// the measured iterations). Prints a Markdown table; results and command in bench/results-engine.md.
+// the measured iterations). Prints a Markdown table; results and command in bench/README.md.
 //
 //   scmoe_engine_bench [iterations] [ranks]   (ranks 1: one rank playing a rank of a group of 2)
 #include <algorithm>
