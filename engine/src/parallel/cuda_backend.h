@@ -3,16 +3,15 @@
 // packaged executables carry no libcudart/libnccl dependency and run unchanged on machines without a GPU.
 // This header has no CUDA or NCCL types: streams and events travel as void* (cudaStream_t, cudaEvent_t).
 //
-// Build-tree lookup: the loader (cuda_backend_loader.cpp, part of scmoe_engine) finds the module next to
-// the executable, through $SCMOE_ENGINE_CUDA_MODULE, or at the path in the compile definition
-// SCMOE_ENGINE_CUDA_MODULE_PATH, which the INTERFACE target `scmoe_engine_cuda_path` (defined in
-// engine/src/cuda/CMakeLists.txt when SCMOE_HAVE_CUDA) carries: link it into scmoe_engine privately with
-// `if(TARGET scmoe_engine_cuda_path)`.
+// Lookup: an explicit path alone, else $SCMOE_ENGINE_CUDA_MODULE, next to the executable, ../lib/scmoe from
+// it, the build tree (SCMOE_ENGINE_CUDA_MODULE_PATH, which engine/src/cuda/CMakeLists.txt sets on
+// cuda_backend_loader.cpp: nothing to link for it), then the dynamic linker's search path.
 #pragma once
 
 #include "parallel/abort_signal.h"
 #include "parallel/communicator.h"
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -36,10 +35,14 @@ class CudaBackend {  // one per process, from load_cuda_backend()
                                                          int device, const AbortSignal& abort) = 0;
   // Keeps `stream` (a cudaStream_t passed as void*) busy for `ns` nanoseconds on the GPU with a spin kernel
   // (%globaltimer), without blocking the host: the emulated link's modelled time on the comm stream.
-  // The kernel runs on the stream's device (the caller's current device must be that device).
+  // The kernel runs on the stream's device, whatever the caller's current device.
   virtual void enqueue_delay(void* stream, std::int64_t ns) = 0;
+  // How long NCCL set-up, an NCCL enqueue, a host wait on a communicator (exchange_counts, barrier) and
+  // elapsed_ms may take before the communicator is aborted and an error thrown (default 120 s). Applies to
+  // communicators made after the call.
+  virtual void set_timeout(std::chrono::milliseconds timeout) = 0;
   // Device timing: an event pair per op; elapsed_ms after the stream has passed both.
-  // Events are created on the calling thread's current device.
+  // An event is created on the calling thread's current device and recorded only on streams of that device.
   virtual void* create_timing_event() = 0;
   virtual void record_timing_event(void* event, void* stream) = 0;
   virtual float elapsed_ms(void* begin, void* end) = 0;  // synchronises `end`
@@ -54,5 +57,6 @@ std::shared_ptr<CudaBackend> load_cuda_backend(const std::string& module_path = 
 
 }  // namespace scmoe::engine
 
-// The module's one export (C linkage, so dlsym finds it by name).
-extern "C" scmoe::engine::CudaBackend* scmoe_engine_cuda_create();
+// The module's one export (C linkage, so dlsym finds it by name; default visibility, because the module is
+// built with hidden visibility).
+extern "C" __attribute__((visibility("default"))) scmoe::engine::CudaBackend* scmoe_engine_cuda_create();
