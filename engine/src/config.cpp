@@ -93,7 +93,80 @@ void require_positive(std::vector<ConfigError>& errors, std::string_view field, 
     errors.push_back({std::string(field), "must be > 0, got " + std::to_string(value)});
   }
 }
+// Where the ranks run on GPUs (config.h, "GPU runs"): one process with gpu_devices GPUs, or world_size
+// processes with one GPU each.
+void validate_gpu_layout(const EngineConfig& c, std::vector<ConfigError>& errors) {
+  require_positive(errors, "gpu_devices", c.gpu_devices);
+  require_positive(errors, "world_size", c.world_size);
+  if (c.rank < 0 || (c.world_size > 0 && c.rank >= c.world_size)) {
+    errors.push_back({"rank", "must be in 0..world_size-1 (world_size " + std::to_string(c.world_size) + "), got " +
+                                  std::to_string(c.rank)});
+  }
+  if (c.local_device < 0) {
+    errors.push_back({"local_device", "must be >= 0, got " + std::to_string(c.local_device)});
+  }
+  const bool multi_process = c.world_size > 1;
+  const bool gpu_layout_set = c.gpu_devices != 1 || multi_process || c.rank != 0 || !c.rendezvous.empty() ||
+                              c.local_device != 0;
+  if (c.device != DeviceType::Cuda) {
+    if (gpu_layout_set) {
+      errors.push_back({"device", "gpu_devices, world_size, rank, rendezvous and local_device place ranks on GPUs: "
+                                  "they need device = \"cuda\""});
+    }
+    return;
+  }
+  if (!multi_process) {
+    if (c.gpu_devices > 0 && c.ep_size > 0 && c.ep_size != c.gpu_devices) {
+      errors.push_back({"ep_size", "on GPUs every rank needs its own GPU (NCCL refuses two ranks on one): ep_size (" +
+                                       std::to_string(c.ep_size) + ") must equal gpu_devices (" +
+                                       std::to_string(c.gpu_devices) +
+                                       "); to emulate a larger group on one GPU use ep_size 1 with "
+                                       "link.emulated_ranks"});
+    }
+    if (!c.rendezvous.empty()) {
+      errors.push_back({"rendezvous", "only used when world_size > 1 (several processes), got \"" + c.rendezvous +
+                                          "\" with world_size 1"});
+    }
+    if (c.local_device != 0) {
+      errors.push_back({"local_device", "only used when world_size > 1; one process uses GPUs 0..gpu_devices-1, got " +
+                                            std::to_string(c.local_device)});
+    }
+    return;
+  }
+  if (c.gpu_devices != 1) {
+    errors.push_back({"gpu_devices", "with world_size > 1 every process drives one GPU (local_device): must be 1, "
+                                     "got " + std::to_string(c.gpu_devices)});
+  }
+  if (c.ep_size > 0 && c.ep_size != c.world_size) {
+    errors.push_back({"ep_size", "with several processes every process is one rank: ep_size (" +
+                                     std::to_string(c.ep_size) + ") must equal world_size (" +
+                                     std::to_string(c.world_size) + ")"});
+  }
+  std::string host;
+  int port = 0;
+  if (!parse_rendezvous(c.rendezvous, host, port)) {
+    errors.push_back({"rendezvous", "world_size > 1 needs the c10d TCPStore address as \"host:port\" (port "
+                                    "1..65535; rank 0 serves it), got \"" + c.rendezvous + "\""});
+  }
+}
+
 }  // namespace
+
+bool parse_rendezvous(std::string_view address, std::string& host, int& port) {
+  const auto colon = address.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) return false;
+  const std::string_view digits = address.substr(colon + 1);
+  if (digits.empty() || digits.size() > 5) return false;
+  int value = 0;
+  for (char ch : digits) {
+    if (ch < '0' || ch > '9') return false;
+    value = value * 10 + (ch - '0');
+  }
+  if (value < 1 || value > 65535) return false;
+  host = std::string(address.substr(0, colon));
+  port = value;
+  return true;
+}
 
 int expert_slots(int shortcut_position) { return shortcut_position + 2; }
 
@@ -249,6 +322,7 @@ std::vector<ConfigError> validate(const EngineConfig& c) {
   if (c.dtype == DType::BF16 && c.device == DeviceType::Cpu) {
     errors.push_back({"dtype", "bf16 runs on the GPU only (device = \"cuda\"); use fp32 on the CPU"});
   }
+  validate_gpu_layout(c, errors);
   if (errors.empty()) {
     const double needed = estimated_memory_bytes(c);
     const double available = machine_memory_bytes();

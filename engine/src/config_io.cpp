@@ -138,6 +138,24 @@ const std::vector<KeySpec>& registry() {
                         &EngineConfig::pipeline_chunks));
     k.push_back(enum_key("dtype", "fp32 or bf16", &EngineConfig::dtype, &parse_dtype, "fp32, bf16"));
     k.push_back(enum_key("device", "cpu or cuda", &EngineConfig::device, &parse_device, "cpu, cuda"));
+    k.push_back(int_key("gpu_devices", "device cuda: local GPUs this process drives, one rank each (= ep_size "
+                        "with world_size 1)", &EngineConfig::gpu_devices));
+    k.push_back(int_key("world_size", "device cuda: processes in the EP group, one GPU each (1: one process)",
+                        &EngineConfig::world_size));
+    k.push_back(int_key("rank", "device cuda, world_size > 1: this process's rank", &EngineConfig::rank));
+    k.push_back({{"rendezvous", ConfigValueKind::String,
+                  "device cuda, world_size > 1: c10d TCPStore host:port (rank 0 serves it)"},
+                 [](EngineConfig& c, const Value& v) -> std::string {
+                   const auto* s = std::get_if<std::string>(&v);
+                   if (!s) return "expected a \"host:port\" string, got " + describe(v);
+                   c.rendezvous = *s;
+                   return {};
+                 },
+                 [](const EngineConfig& c) -> Value { return c.rendezvous; }});
+    k.push_back(int_key("local_device", "device cuda, world_size > 1: this process's GPU (the node-local rank)",
+                        &EngineConfig::local_device));
+    k.push_back(bool_key("cupti_capture", "device cuda: capture every run with CUPTI (off: measure its overhead)",
+                         &EngineConfig::cupti_capture));
     k.push_back(int_key("iterations", "measured iterations", &EngineConfig::iterations));
     k.push_back(int_key("warmup", "warm-up iterations (adaptive: operator timing)", &EngineConfig::warmup));
     k.push_back(bool_key("ab_against_top2", "alternate every iteration with top-2 on the same inputs",
@@ -217,7 +235,11 @@ struct Entry {
 };
 
 std::vector<ConfigError> apply_entries(std::vector<Entry> entries, EngineConfig& config) {
-  const auto rank = [](const Entry& e) { return e.key == "preset" ? 0 : e.key == "link.preset" ? 1 : 2; };
+  // Presets first, then the fields; link.enabled last, since a custom bandwidth or latency enables the link
+  // and a file that says enabled = false (a round-tripped disabled link) must keep it off.
+  const auto rank = [](const Entry& e) {
+    return e.key == "preset" ? 0 : e.key == "link.preset" ? 1 : e.key == "link.enabled" ? 3 : 2;
+  };
   std::stable_sort(entries.begin(), entries.end(),
                    [&](const Entry& a, const Entry& b) { return rank(a) < rank(b); });
   EngineConfig updated = config;

@@ -169,3 +169,100 @@ TEST(Config, LoadsTheShippedDemoConfig) {
   EXPECT_TRUE(c.link.enabled);
   EXPECT_TRUE(has_error(eng::load_config_file("/nonexistent/x.toml", c), "file", "cannot open"));
 }
+
+TEST(Config, GpuLayoutRules) {
+  auto gpu = [] {
+    auto c = valid();
+    c.device = eng::DeviceType::Cuda;
+    c.dtype = eng::DType::BF16;
+    c.ep_size = 1;
+    return c;
+  };
+  EXPECT_TRUE(eng::validate(gpu()).empty());
+  EXPECT_TRUE(gpu().cupti_capture);  // every GPU run is captured unless switched off
+
+  // One process: one rank per local GPU.
+  auto c = gpu();
+  c.ep_size = 4;
+  EXPECT_TRUE(has_error(eng::validate(c), "ep_size", "ep_size (4) must equal gpu_devices (1)"));
+  c.gpu_devices = 4;
+  EXPECT_TRUE(eng::validate(c).empty());
+  c.gpu_devices = 0;
+  EXPECT_TRUE(has_error(eng::validate(c), "gpu_devices", "must be > 0"));
+  c = gpu();
+  c.link = {};
+  eng::apply_link_preset("pcie4", c.link);
+  c.link.emulated_ranks = 8;  // one GPU playing rank 0 of eight
+  EXPECT_TRUE(eng::validate(c).empty());
+  c = gpu();
+  c.rendezvous = "localhost:29500";
+  EXPECT_TRUE(has_error(eng::validate(c), "rendezvous", "only used when world_size > 1"));
+  c = gpu();
+  c.local_device = 1;
+  EXPECT_TRUE(has_error(eng::validate(c), "local_device", "only used when world_size > 1"));
+
+  // Several processes: one GPU and one rank each, meeting at a rendezvous.
+  c = gpu();
+  c.world_size = 2;
+  c.ep_size = 2;
+  c.rank = 1;
+  c.local_device = 1;
+  c.rendezvous = "node0:29500";
+  EXPECT_TRUE(eng::validate(c).empty());
+  c.rank = 2;
+  EXPECT_TRUE(has_error(eng::validate(c), "rank", "0..world_size-1 (world_size 2), got 2"));
+  c.rank = -1;
+  EXPECT_TRUE(has_error(eng::validate(c), "rank", "got -1"));
+  c.rank = 0;
+  c.ep_size = 4;
+  EXPECT_TRUE(has_error(eng::validate(c), "ep_size", "ep_size (4) must equal world_size (2)"));
+  c.ep_size = 2;
+  c.gpu_devices = 2;
+  EXPECT_TRUE(has_error(eng::validate(c), "gpu_devices", "must be 1"));
+  c.gpu_devices = 1;
+  for (const char* bad : {"", "node0", "node0:", ":29500", "node0:0", "node0:65536", "node0:29x"}) {
+    c.rendezvous = bad;
+    EXPECT_TRUE(has_error(eng::validate(c), "rendezvous", "host:port")) << bad;
+  }
+  c.rendezvous = "[::1]:29500";
+  EXPECT_TRUE(eng::validate(c).empty());
+  c.world_size = 0;
+  EXPECT_TRUE(has_error(eng::validate(c), "world_size", "must be > 0"));
+
+  // On the CPU the GPU placement fields have no meaning.
+  c = valid();
+  c.world_size = 2;
+  EXPECT_TRUE(has_error(eng::validate(c), "device", "need device = \"cuda\""));
+  c = valid();
+  c.gpu_devices = 2;
+  EXPECT_TRUE(has_error(eng::validate(c), "device", "need device = \"cuda\""));
+}
+
+TEST(Config, GpuKeysParseFromFilesAndFlags) {
+  eng::EngineConfig c;
+  const auto errors = eng::parse_config_toml("device = \"cuda\"\ndtype = \"bf16\"\nep_size = 2\nworld_size = 2\n"
+                                             "rank = 1\nlocal_device = 1\nrendezvous = \"10.0.0.1:29500\"\n"
+                                             "cupti_capture = false\n", c);
+  ASSERT_TRUE(errors.empty()) << errors[0].field << ": " << errors[0].message;
+  EXPECT_EQ(c.world_size, 2);
+  EXPECT_EQ(c.rank, 1);
+  EXPECT_EQ(c.local_device, 1);
+  EXPECT_EQ(c.rendezvous, "10.0.0.1:29500");
+  EXPECT_FALSE(c.cupti_capture);
+  EXPECT_TRUE(eng::validate(c).empty());
+  eng::EngineConfig back;
+  ASSERT_TRUE(eng::parse_config_json(eng::config_to_json(c), back).empty());
+  EXPECT_EQ(eng::config_to_json(back), eng::config_to_json(c));
+
+  EXPECT_TRUE(eng::set_config_value(c, "gpu_devices", "4").empty());
+  EXPECT_EQ(c.gpu_devices, 4);
+  EXPECT_TRUE(eng::set_config_value(c, "cupti_capture", "true").empty());
+  EXPECT_TRUE(c.cupti_capture);
+  EXPECT_TRUE(has_error(eng::parse_config_toml("rendezvous = 29500\n", c), "rendezvous", "host:port"));
+
+  std::string host;
+  int port = 0;
+  ASSERT_TRUE(eng::parse_rendezvous("node-7.cluster:1234", host, port));
+  EXPECT_EQ(host, "node-7.cluster");
+  EXPECT_EQ(port, 1234);
+}

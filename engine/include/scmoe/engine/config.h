@@ -57,6 +57,17 @@ struct EngineConfig {
   // Run.
   DType dtype = DType::F32;
   DeviceType device = DeviceType::Cpu;
+  // GPU runs (device = cuda). One process drives `gpu_devices` local GPUs, one rank each (GPUs
+  // 0..gpu_devices-1; NCCL refuses two ranks on one GPU). Several processes (or nodes) form one EP group
+  // of `world_size` ranks, one GPU each (`local_device`), meeting at the c10d TCPStore `rendezvous`
+  // ("host:port", served by rank 0). So ep_size = world_size x gpu_devices, with gpu_devices = 1 when
+  // world_size > 1. A bigger group on one GPU: ep_size 1 with link.emulated_ranks.
+  int gpu_devices = 1;
+  int world_size = 1;
+  int rank = 0;                // this process's rank, < world_size
+  std::string rendezvous;      // "host:port", required when world_size > 1
+  int local_device = 0;        // this process's GPU when world_size > 1 (usually the node-local rank)
+  bool cupti_capture = true;   // capture every GPU run with CUPTI (off: measure the capture's overhead)
   LinkModel link;
   int iterations = 20;
   int warmup = 3;
@@ -97,6 +108,9 @@ bool apply_preset(std::string_view name, EngineConfig& config);
 // Emulated link presets: "pcie4", "nvlink4", "ib-200g". Sets bandwidth/latency/preset and enables it.
 std::vector<std::string_view> link_preset_names();
 bool apply_link_preset(std::string_view name, LinkModel& link);
+
+// Splits a rendezvous address "host:port" (port 1..65535); false when it is not of that form.
+bool parse_rendezvous(std::string_view address, std::string& host, int& port);
 
 // Weights of every rank plus the live activations of one forward pass, all ranks together (the CPU
 // engine holds every rank in one process). validate() compares it with the machine's memory.
