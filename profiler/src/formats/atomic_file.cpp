@@ -153,9 +153,12 @@ std::string read_file(const std::string& path, std::string& out, std::size_t spa
   advise_huge_pages(out.data(), out.capacity());
   out.resize(static_cast<std::size_t>(st.st_size));
   std::size_t got = 0;
+  char probe[4096];
   while (true) {
-    if (got == out.size()) out.resize(out.size() + (1 << 16));  // files that grow, or /proc-like sizes
-    const ssize_t n = ::read(fd, out.data() + got, out.size() - got);
+    // Once the size fstat reported is read, probe with a small buffer for files that grow or /proc-like
+    // sizes: growing `out` here would reallocate and copy the whole file into pages not yet faulted in.
+    const bool full = got == out.size();
+    const ssize_t n = full ? ::read(fd, probe, sizeof probe) : ::read(fd, out.data() + got, out.size() - got);
     if (n < 0) {
       if (errno == EINTR) continue;
       const std::string err = errno_text("cannot read", path);
@@ -163,6 +166,7 @@ std::string read_file(const std::string& path, std::string& out, std::size_t spa
       return err;
     }
     if (n == 0) break;
+    if (full) out.append(probe, static_cast<std::size_t>(n));
     got += static_cast<std::size_t>(n);
   }
   out.resize(got);
