@@ -5,7 +5,9 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <array>
 #include <charconv>
+#include <cstring>
 #include <limits>
 #include <numeric>
 #include <unordered_map>
@@ -28,6 +30,44 @@ std::string_view trim(std::string_view s) {
     s.remove_suffix(1);
   }
   return s;
+}
+
+bool is_json_space(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
+
+// Most keys and string values have no escapes: their text is then taken straight from the input, without
+// simdjson unescaping a copy into its string buffer (a call into the library per string). Escaped ones
+// still go through simdjson.
+
+// A member's key: its raw text ends at the closing quote before the ':' that precedes the value.
+simdjson::error_code key_text(od::field& field, std::string_view& key) {
+  const char* begin = field.key().raw();
+  const char* p = field.value().raw_json_token().data();
+  while (p > begin && is_json_space(p[-1])) --p;
+  if (p > begin && p[-1] == ':') {
+    --p;
+    while (p > begin && is_json_space(p[-1])) --p;
+    if (p > begin && p[-1] == '"') {
+      const auto size = static_cast<std::size_t>(p - 1 - begin);
+      if (std::memchr(begin, '\\', size) == nullptr) {
+        key = std::string_view(begin, size);
+        return simdjson::SUCCESS;
+      }
+    }
+  }
+  return field.unescaped_key().get(key);
+}
+
+// A string value (left unconsumed on the fast path: the object iteration skips it).
+simdjson::error_code string_text(od::value& value, std::string_view& text) {
+  std::string_view token = value.raw_json_token();
+  if (!token.empty() && token.front() == '"') {
+    while (token.size() > 1 && is_json_space(token.back())) token.remove_suffix(1);
+    if (token.size() >= 2 && token.back() == '"' && std::memchr(token.data() + 1, '\\', token.size() - 2) == nullptr) {
+      text = token.substr(1, token.size() - 2);
+      return simdjson::SUCCESS;
+    }
+  }
+  return value.get_string().get(text);
 }
 
 std::optional<std::int64_t> to_int(std::string_view s) {
@@ -150,11 +190,15 @@ class Importer {
   std::string key_;  // scratch for map keys
   std::vector<RawTrack> raw_;
   std::unordered_map<std::string, std::uint32_t> raw_index_;
+  // The tracks of the last few events: files mostly alternate between a handful of threads and streams,
+  // so most events find theirs here without hashing.
+  std::array<std::pair<std::string, std::uint32_t>, 4> recent_tracks_;
+  std::size_t recent_next_ = 0;
   std::vector<std::vector<Span>> open_;  // per raw track: ph "B" spans waiting for their "E"
   std::unordered_map<std::string, std::string> process_names_, thread_names_, scmoe_tracks_;
   std::unordered_map<std::string, std::int64_t> process_sort_, thread_sort_;
-  std::unordered_map<std::string, FlowEnds> flows_;
-  std::vector<std::string> flow_order_;
+  std::unordered_map<std::string, std::uint32_t> flow_index_;  // (cat, id) -> flows_, in order of appearance
+  std::vector<FlowEnds> flows_;
 };
 
 std::size_t Importer::offset_now() {
@@ -377,7 +421,7 @@ bool Importer::read_key_text(od::value value, std::string_view field, std::strin
   if (auto err = value.type().get(type)) return fail(err, "a value for \"" + std::string(field) + "\"");
   if (type == od::json_type::string) {
     is_string = true;
-    if (auto err = value.get_string().get(text)) return fail(err, "a string for \"" + std::string(field) + "\"");
+    if (auto err = string_text(value, text)) return fail(err, "a string for \"" + std::string(field) + "\"");
     return true;
   }
   if (type == od::json_type::number) {
@@ -411,14 +455,14 @@ bool Importer::parse_args(od::value value) {
     od::field field;
     if (auto err = std::move(field_result).get(field)) return fail(err, "an args member");
     PendingArg arg;
-    if (auto err = field.unescaped_key().get(arg.key)) return fail(err, "an args member name");
-    od::value v = field.value();
+    if (auto err = key_text(field, arg.key)) return fail(err, "an args member name");
+    od::value& v = field.value();
     od::json_type type;
     if (auto err = v.type().get(type)) return fail(err, "an args value");
     switch (type) {
       case od::json_type::string:
         arg.is_string = true;
-        if (auto err = v.get_string().get(arg.value)) return fail(err, "a string");
+        if (auto err = string_text(v, arg.value)) return fail(err, "a string");
         break;
       case od::json_type::object:
       case od::json_type::array:
@@ -441,13 +485,13 @@ bool Importer::parse_event(od::object event) {
     od::field field;
     if (auto err = std::move(field_result).get(field)) return fail(err, "an event member");
     std::string_view key;
-    if (auto err = field.unescaped_key().get(key)) return fail(err, "an event member name");
-    od::value value = field.value();
+    if (auto err = key_text(field, key)) return fail(err, "an event member name");
+    od::value& value = field.value();
     if (key.empty()) continue;
     switch (key[0]) {
       case 'p':
         if (key == "ph") {
-          if (auto err = value.get_string().get(ev_.ph)) return fail(err, "\"ph\" to be a string");
+          if (auto err = string_text(value, ev_.ph)) return fail(err, "\"ph\" to be a string");
         } else if (key == "pid") {
           if (!read_key_text(value, key, ev_.pid, ev_.pid_is_string)) return false;
         }
@@ -469,12 +513,12 @@ bool Importer::parse_event(od::object event) {
         break;
       case 'n':
         if (key == "name") {
-          if (auto err = value.get_string().get(ev_.name)) return fail(err, "\"name\" to be a string");
+          if (auto err = string_text(value, ev_.name)) return fail(err, "\"name\" to be a string");
         }
         break;
       case 'c':
         if (key == "cat") {
-          if (auto err = value.get_string().get(ev_.cat)) return fail(err, "\"cat\" to be a string");
+          if (auto err = string_text(value, ev_.cat)) return fail(err, "\"cat\" to be a string");
         }
         break;
       case 'a':
@@ -482,7 +526,7 @@ bool Importer::parse_event(od::object event) {
         break;
       case 'b':
         if (key == "bp") {
-          if (auto err = value.get_string().get(ev_.bp)) return fail(err, "\"bp\" to be a string");
+          if (auto err = string_text(value, ev_.bp)) return fail(err, "\"bp\" to be a string");
         }
         break;
       case 'i':
@@ -512,8 +556,14 @@ std::uint32_t Importer::raw_track_for(Lane lane, std::int64_t device, std::int64
   key_.push_back('\x1f');
   key_.push_back(ev_.tid_is_string ? '"' : '#');
   key_.append(ev_.tid);
-  if (auto it = raw_index_.find(key_); it != raw_index_.end()) return it->second;
+  for (const auto& [key, index] : recent_tracks_) {
+    if (key == key_) return index;
+  }
+  std::pair<std::string, std::uint32_t>& recent = recent_tracks_[recent_next_++ % recent_tracks_.size()];
+  recent.first = key_;
+  if (auto it = raw_index_.find(key_); it != raw_index_.end()) return recent.second = it->second;
   const auto index = static_cast<std::uint32_t>(raw_.size());
+  recent.second = index;
   RawTrack t;
   t.pid = key_.substr(1, 1 + ev_.pid.size());
   t.tid = std::string(ev_.tid_is_string ? "\"" : "#").append(ev_.tid);
@@ -595,9 +645,11 @@ bool Importer::handle_event() {
     if (!ev_.has_id) return fail("\"id\" in a flow event");
     key_.assign(ev_.cat).push_back('\x1f');
     key_.append(ev_.id);
-    auto [it, inserted] = flows_.try_emplace(key_);
-    if (inserted) flow_order_.push_back(key_);
-    FlowEnds& ends = it->second;
+    // Kineto writes a flow per kernel launch: size the index once instead of rehashing as it grows.
+    if (flows_.empty()) flow_index_.reserve(std::min<std::size_t>(json_.size() / 1024, std::size_t{1} << 20));
+    auto [it, inserted] = flow_index_.try_emplace(key_, static_cast<std::uint32_t>(flows_.size()));
+    if (inserted) flows_.emplace_back();
+    FlowEnds& ends = flows_[it->second];
     FlowPoint point{thread_key(), ev_.ts, ev_.bp == "e" || ph != 'f', true};
     if (ph == 's') {
       ends.from = point;
@@ -778,9 +830,11 @@ bool Importer::assemble() {
       spans.insert(spans.end(), raw_[r].spans.begin(), raw_[r].spans.end());
       std::vector<Span>().swap(raw_[r].spans);
     }
-    std::stable_sort(spans.begin(), spans.end(), [](const Span& a, const Span& b) {
+    const auto before = [](const Span& a, const Span& b) {
       return a.start_ns != b.start_ns ? a.start_ns < b.start_ns : a.end_ns > b.end_ns;
-    });
+    };
+    // Files are usually written in time order per thread: skip the sort (and its buffer) then.
+    if (!std::is_sorted(spans.begin(), spans.end(), before)) std::stable_sort(spans.begin(), spans.end(), before);
     const TrackKind kind = trace_.tracks[f].info.kind;
     if (!scmoe_file_ && (kind == TrackKind::HostThread || kind == TrackKind::Annotation)) {
       // Nesting depth of host ops: how many earlier spans are still open.
@@ -837,8 +891,7 @@ void Importer::resolve_flows(const std::vector<std::uint32_t>& final_of_raw) {
     }
     return std::nullopt;
   };
-  for (const std::string& key : flow_order_) {
-    const FlowEnds& ends = flows_[key];
+  for (const FlowEnds& ends : flows_) {
     if (!ends.from.valid || !ends.to.valid) continue;  // Kineto writes flow ends without a start
     const auto from = bind(ends.from);
     const auto to = bind(ends.to);
