@@ -98,7 +98,7 @@ class CudaBackendImpl final : public CudaBackend {
         },
         nullptr, Clock::now() + timeout());
     if (waited == PollEnd::TimedOut) {
-      throw std::runtime_error("elapsed_ms: the GPU did not reach the end event within " + seconds_text(timeout()));
+      throw std::runtime_error("elapsed_ms: the GPU did not reach the end event within " + duration_text(timeout()));
     }
     check_cuda(query, "elapsed_ms: cudaEventQuery");
     float ms = 0.0f;

@@ -78,7 +78,7 @@ void NcclCommunicator::wait_enqueued(const std::string& what) {
       &abort_, deadline());
   if (end == PollEnd::Aborted) fail_cancelled();
   if (end == PollEnd::TimedOut) {
-    fail(what + ": NCCL did not finish enqueueing within " + seconds_text(timeout_) + "; communicator aborted");
+    fail(what + ": NCCL did not finish enqueueing within " + duration_text(timeout_) + "; communicator aborted");
   }
   if (state != ncclSuccess) fail(nccl_message(what, state, comm_));
 }
@@ -100,7 +100,7 @@ void NcclCommunicator::wait_stream(cudaStream_t stream, const std::string& what)
       &abort_, deadline());
   if (end == PollEnd::Aborted) fail_cancelled();
   if (end == PollEnd::TimedOut) {
-    fail(what + ": the GPU did not get through the transfer within " + seconds_text(timeout_) +
+    fail(what + ": the GPU did not get through the transfer within " + duration_text(timeout_) +
          " (a peer rank stopped or is far behind); communicator aborted");
   }
   if (query != cudaSuccess && query != cudaErrorNotReady) {

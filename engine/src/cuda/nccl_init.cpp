@@ -55,7 +55,7 @@ void wait_until_ready(std::vector<ncclComm_t>& comms, const AbortSignal& abort, 
     throw Cancelled();
   }
   if (end == PollEnd::TimedOut) {
-    message = what + ": not every rank joined within " + seconds_text(timeout) +
+    message = what + ": not every rank joined within " + duration_text(timeout) +
               " (NCCL initialisation timed out; communicators aborted)";
   } else {
     message = nccl_message(what + " (rank " + std::to_string(failed) + ")", failure, comms[failed]);

@@ -35,8 +35,10 @@ PollEnd poll_until(Ready&& ready, const AbortSignal* abort, Clock::time_point de
   return PollEnd::Ready;
 }
 
-inline std::string seconds_text(std::chrono::milliseconds timeout) {
-  return std::to_string(timeout.count() / 1000) + "." + std::to_string(timeout.count() % 1000 / 100) + " s";
+// "250 ms", "120 s": timeouts in messages.
+inline std::string duration_text(std::chrono::milliseconds timeout) {
+  if (timeout.count() < 10'000) return std::to_string(timeout.count()) + " ms";
+  return std::to_string(timeout.count() / 1000) + " s";
 }
 
 }  // namespace scmoe::engine::cuda

@@ -56,7 +56,7 @@ std::unique_ptr<Communicator> rendezvous(const std::string& host, int port, int 
           &abort, deadline);
       if (end == PollEnd::Aborted) throw Cancelled();
       if (end == PollEnd::TimedOut) {
-        throw std::runtime_error("rank 0 did not publish the NCCL id within " + seconds_text(timeout));
+        throw std::runtime_error("rank 0 did not publish the NCCL id within " + duration_text(timeout));
       }
       const std::vector<std::uint8_t> bytes = store->get(kIdKey);
       if (bytes.size() != sizeof(id)) {
