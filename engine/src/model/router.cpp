@@ -13,13 +13,22 @@ std::int64_t expert_capacity(std::int64_t tokens, const RouterOptions& o) {
 
 Routing route(const at::Tensor& router_weight, const at::Tensor& x, const RouterOptions& o,
               std::optional<at::Generator> noise) {
-  at::Tensor logits = at::matmul(x, router_weight);
-  if (o.gate_noise > 0.0 && noise) logits = logits + o.gate_noise * at::randn(logits.sizes(), *noise, logits.options());
+  // The router weight is fp32 everywhere; a bf16 activation is widened for it (no-op on the fp32 CPU path).
+  at::Tensor logits = at::matmul(x.to(router_weight.scalar_type()), router_weight);
+  if (o.gate_noise > 0.0 && noise) {
+    // The noise generator is a CPU one (seeded per iteration, rank and unit): a GPU draws the same noise on
+    // the CPU and copies it over, so both devices route alike.
+    const at::Tensor drawn = logits.is_cpu() ? at::randn(logits.sizes(), *noise, logits.options())
+                                             : at::randn(logits.sizes(), *noise, logits.options().device(at::kCPU));
+    logits = logits + o.gate_noise * drawn.to(logits.device());
+  }
   const at::Tensor probs = at::softmax(logits, -1);
   auto [top_values, top_experts] = at::topk(probs, o.top_k, -1);
   Routing r;
-  r.expert = top_experts.contiguous();
-  r.weight = (o.top_k > 1 ? top_values / top_values.sum(-1, true) : top_values).contiguous();
+  // The capacity rule below and the encode walk the choices on the host: on a GPU they come back here (the
+  // one device-to-host copy of the gate, on the compute lane).
+  r.expert = top_experts.contiguous().to(at::kCPU);
+  r.weight = (o.top_k > 1 ? top_values / top_values.sum(-1, true) : top_values).contiguous().to(at::kCPU);
 
   const std::int64_t tokens = x.size(0);
   const std::int64_t capacity = expert_capacity(tokens, o);
@@ -37,7 +46,7 @@ Routing route(const at::Tensor& router_weight, const at::Tensor& x, const Router
       ++count;
     }
   }
-  const at::Tensor mean_probs = probs.mean(0).contiguous();
+  const at::Tensor mean_probs = probs.mean(0).contiguous().to(at::kCPU);
   const auto p = mean_probs.accessor<float, 1>();
   double balance = 0.0;
   for (int e = 0; e < o.num_experts; ++e) {

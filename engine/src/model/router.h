@@ -19,7 +19,7 @@ struct RouterOptions {
   double aux_loss_coef = 0.01;
 };
 
-struct Routing {
+struct Routing {                // on the CPU whatever the device of x
   at::Tensor expert;            // [tokens, k] int64, the chosen experts
   at::Tensor weight;            // [tokens, k] float, their gate weights
   at::Tensor kept;              // [tokens, k] bool, false when the capacity rule dropped the assignment

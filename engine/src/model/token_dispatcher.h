@@ -23,7 +23,8 @@ struct DispatchPacket {
   std::vector<std::int64_t> splits;    // [ep_size]: rows per destination
 };
 
-// Chunk c holds the assignments of tokens [c*T/C, (c+1)*T/C); dropped assignments are not sent.
+// Chunk c holds the assignments of tokens [c*T/C, (c+1)*T/C); dropped assignments are not sent. The
+// routing is on the host (router.h); rows, token and weight are on x's device.
 std::vector<DispatchPacket> encode(const at::Tensor& x, const Routing& routing, int num_experts, int ep_size,
                                    int chunks);
 
@@ -31,10 +32,11 @@ std::vector<DispatchPacket> encode(const at::Tensor& x, const Routing& routing, 
 std::vector<std::int64_t> splits_from_counts(const std::vector<std::int64_t>& counts, int ep_size);
 
 // Runs this rank's experts on the received rows (laid out by source rank, then local expert) and returns
-// the results in the same layout, ready to be sent back. Loops over experts (grouped GEMM by hand: the
-// CPU LibTorch has no grouped GEMM).
+// the results in the same layout, ready to be sent back. On a GPU with LibTorch >= 2.9 and bf16: two
+// grouped GEMMs (at::_grouped_mm) over all local experts; otherwise a loop over the experts (the CPU
+// LibTorch has no grouped GEMM).
 at::Tensor run_local_experts(const at::Tensor& received, const std::vector<std::int64_t>& received_counts,
-                             const std::vector<MlpWeights>& experts, int first_expert, int experts_per_rank);
+                             const ExpertWeights& experts, int first_expert, int experts_per_rank);
 
 // Sum over chunks and choices of weight * expert output, in token order ([tokens, hidden]); tokens whose
 // every assignment was dropped get zeros.

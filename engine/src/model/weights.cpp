@@ -2,6 +2,10 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 
+#include <stdexcept>
+
+#include "parallel/gpu_runtime.h"
+
 namespace scmoe::engine {
 
 namespace {
@@ -30,6 +34,46 @@ class Initialiser {
   at::Generator generator_;
 };
 
+// The same parameters on a GPU in `dtype`; the router stays fp32 and the experts are stacked for the
+// grouped GEMM, each expert's weights being views into the stacks.
+UnitWeights to_device(const UnitWeights& u, at::Device device, at::ScalarType dtype) {
+  const auto move = [&](const at::Tensor& t) { return t.to(device, dtype); };
+  const auto ln = [&](const LayerNormWeights& w) { return LayerNormWeights{move(w.weight), move(w.bias)}; };
+  const auto attention = [&](const AttentionWeights& w) {
+    return AttentionWeights{move(w.wq), move(w.wk), move(w.wv), move(w.wo)};
+  };
+  const auto mlp = [&](const MlpWeights& w) { return MlpWeights{move(w.w1), move(w.b1), move(w.w2), move(w.b2)}; };
+  UnitWeights out;
+  if (u.block_mlp) {
+    const BlockMlpWeights& b = *u.block_mlp;
+    out.block_mlp = BlockMlpWeights{ln(b.ln_attn), ln(b.ln_mlp), attention(b.attn), mlp(b.mlp)};
+  }
+  const BlockMoeWeights& m = u.block_moe;
+  BlockMoeWeights& o = out.block_moe;
+  o.ln_attn = ln(m.ln_attn);
+  o.ln_moe = ln(m.ln_moe);
+  o.ln_shortcut = ln(m.ln_shortcut);
+  o.ln_post_sum = ln(m.ln_post_sum);
+  o.attn = attention(m.attn);
+  o.router = m.router.to(device);
+  const auto stack = [&](at::Tensor MlpWeights::*field) {
+    std::vector<at::Tensor> parts;
+    for (const MlpWeights& e : m.experts.each) parts.push_back(e.*field);
+    return move(at::stack(parts));
+  };
+  o.experts.w1 = stack(&MlpWeights::w1);
+  o.experts.b1 = stack(&MlpWeights::b1);
+  o.experts.w2 = stack(&MlpWeights::w2);
+  o.experts.b2 = stack(&MlpWeights::b2);
+  for (std::int64_t e = 0; e < o.experts.w1.size(0); ++e) {
+    o.experts.each.push_back({o.experts.w1[e], o.experts.b1[e], o.experts.w2[e], o.experts.b2[e]});
+  }
+  o.shared_expert = mlp(m.shared_expert);
+  o.cg1 = move(m.cg1);
+  o.cg2 = move(m.cg2);
+  return out;
+}
+
 }  // namespace
 
 at::Tensor LayerNormWeights::operator()(const at::Tensor& x) const {
@@ -39,6 +83,7 @@ at::Tensor LayerNormWeights::operator()(const at::Tensor& x) const {
 int unit_count(const EngineConfig& config) { return config.moe_every_block ? 2 * config.pairs : config.pairs; }
 
 ModelWeights make_weights(const EngineConfig& c) {
+  if (const auto error = cuda_device_error(c)) throw std::runtime_error(error->field + ": " + error->message);
   Initialiser init(c.seed);
   ModelWeights model;
   for (int u = 0; u < unit_count(c); ++u) {
@@ -55,11 +100,24 @@ ModelWeights make_weights(const EngineConfig& c) {
     moe.attn = init.attention(c);
     // A wider router init than the backbone so that routing is not near-uniform on random inputs.
     moe.router = init.normal({c.hidden, c.num_experts}, 1.0 / std::sqrt(static_cast<double>(c.hidden)));
-    for (int e = 0; e < c.num_experts; ++e) moe.experts.push_back(init.mlp(c));
+    for (int e = 0; e < c.num_experts; ++e) moe.experts.each.push_back(init.mlp(c));
     moe.shared_expert = init.mlp(c);
     moe.cg1 = init.normal({c.hidden}, 1.0 / std::sqrt(static_cast<double>(c.hidden)));
     moe.cg2 = init.normal({c.hidden, 2}, 1.0 / std::sqrt(static_cast<double>(c.hidden)));
     model.units.push_back(std::move(unit));
+  }
+  if (c.device != DeviceType::Cuda) return model;
+  // Drawn on the CPU above, so a GPU run has exactly the CPU run's weights (up to dtype).
+  const std::vector<UnitWeights> drawn = std::move(model.units);
+  const at::ScalarType dtype = c.dtype == DType::BF16 ? at::kBFloat16 : at::kFloat;
+  for (int g = 0; g < local_gpu_count(c); ++g) {
+    std::vector<UnitWeights> placed;
+    for (const UnitWeights& u : drawn) placed.push_back(to_device(u, local_gpu_device(c, g), dtype));
+    if (g == 0) {
+      model.units = std::move(placed);
+    } else {
+      model.replicas.push_back(std::move(placed));
+    }
   }
   return model;
 }

@@ -32,6 +32,16 @@ struct MlpWeights {  // GELU MLP: the dense MLP, every expert and the shared exp
   at::Tensor b2;  // [hidden]
 };
 
+// The routed experts of one Block-MoE. On a GPU the same weights also exist stacked, [experts, ...], for
+// the grouped GEMM (at::_grouped_mm); each expert's MlpWeights are then views into the stacks, so nothing
+// is stored twice. On the CPU the stacks are undefined.
+struct ExpertWeights {
+  std::vector<MlpWeights> each;
+  at::Tensor w1, b1, w2, b2;  // [experts, hidden, ffn], [experts, ffn], [experts, ffn, hidden], [experts, hidden]
+  const MlpWeights& operator[](std::size_t e) const { return each[e]; }
+  std::size_t size() const { return each.size(); }
+};
+
 struct BlockMlpWeights {  // layer l
   LayerNormWeights ln_attn, ln_mlp;
   AttentionWeights attn;
@@ -43,8 +53,8 @@ struct BlockMoeWeights {  // layer l+1
   LayerNormWeights ln_shortcut;   // ShortcutNorm::Dedicated
   LayerNormWeights ln_post_sum;   // post_sum_norm
   AttentionWeights attn;
-  at::Tensor router;              // [hidden, num_experts]
-  std::vector<MlpWeights> experts;
+  at::Tensor router;              // [hidden, num_experts], fp32 on every device (routing decisions)
+  ExpertWeights experts;
   MlpWeights shared_expert;
   at::Tensor cg1;                 // [hidden]: CG-1 gate vector w
   at::Tensor cg2;                 // [hidden, 2]: CG-2 gate matrix W^T
@@ -56,14 +66,23 @@ struct UnitWeights {
 };
 
 struct ModelWeights {
-  std::vector<UnitWeights> units;
+  std::vector<UnitWeights> units;  // on the CPU, or on the GPU of this process's first rank
+  // device = cuda with several local GPUs: a replica on each further GPU (index 0 is GPU 1).
+  std::vector<std::vector<UnitWeights>> replicas;
+  // The weights of the rank on local GPU `local_gpu` (0 on the CPU).
+  const std::vector<UnitWeights>& on_local_gpu(int local_gpu) const {
+    return local_gpu == 0 ? units : replicas[static_cast<std::size_t>(local_gpu - 1)];
+  }
 };
 
 // Number of units (Block-MLP + Block-MoE pairs, or single Block-MoE when MoE is in every block).
 int unit_count(const EngineConfig& config);
 
 // GPT-2 style initialisation (normal, std 0.02; LayerNorm weight around 1) from config.seed. Every arch
-// gets the same weights for the same seed, so A/B runs compare like with like.
+// gets the same weights for the same seed, so A/B runs compare like with like. On device = cuda the same
+// values (drawn on the CPU) are placed on every GPU of this process in config.dtype, except the router,
+// which stays fp32 (as Megatron-Core's router dtype option: routing decisions are not made in bf16).
+// Throws, naming the field "device", when this build or machine cannot run on the GPU.
 ModelWeights make_weights(const EngineConfig& config);
 
 }  // namespace scmoe::engine

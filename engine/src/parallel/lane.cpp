@@ -1,6 +1,7 @@
 #include "parallel/lane.h"
 
 #include <c10/core/InferenceMode.h>
+#include <c10/core/StreamGuard.h>
 
 namespace scmoe::engine {
 
@@ -20,8 +21,19 @@ void LaneEvent::wait(const AbortSignal& abort) {
   }
 }
 
-Lane::Lane(const AbortSignal& abort, std::function<void(std::exception_ptr)> on_error)
-    : abort_(abort), on_error_(std::move(on_error)), thread_([this] { loop(); }) {}
+void LaneEvent::record_device(const c10::Stream& stream) {
+  std::lock_guard lock(mutex_);
+  if (!device_event_) device_event_.emplace(stream.device_type());
+  device_event_->record(stream);
+}
+
+void LaneEvent::block_device(const c10::Stream& stream) const {
+  if (device_event_) device_event_->block(stream);
+}
+
+Lane::Lane(const AbortSignal& abort, std::function<void(std::exception_ptr)> on_error,
+           std::optional<c10::Stream> stream)
+    : abort_(abort), on_error_(std::move(on_error)), stream_(stream), thread_([this] { loop(); }) {}
 
 Lane::~Lane() {
   {
@@ -41,11 +53,17 @@ void Lane::enqueue(std::function<void()> task) {
 }
 
 void Lane::record(LaneEvent& event) {
-  enqueue([&event] { event.set(); });
+  enqueue([this, &event] {
+    if (stream_) event.record_device(*stream_);
+    event.set();
+  });
 }
 
 void Lane::wait(LaneEvent& event) {
-  enqueue([this, &event] { event.wait(abort_); });
+  enqueue([this, &event] {
+    event.wait(abort_);
+    if (stream_) event.block_device(*stream_);
+  });
 }
 
 void Lane::wait_idle() {
@@ -56,6 +74,9 @@ void Lane::wait_idle() {
 void Lane::loop() {
   // Inference only: no autograd bookkeeping on the lane threads.
   c10::InferenceMode inference;
+  // A GPU lane launches everything on its stream (and device), for the thread's whole life.
+  std::optional<c10::StreamGuard> on_stream;
+  if (stream_) on_stream.emplace(*stream_);
   for (;;) {
     std::function<void()> task;
     {
