@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the .deb and .tar.gz with CPack and checks what a user installs: both executables, the desktop
 # entry, icon and MIME type, Debian dependencies declared, and no CUDA/CUPTI/NCCL library needed at load
-# time (the package must install and start on a machine with no CUDA toolkit and no GPU driver).
+# time (the package must install and start on a machine with no CUDA toolkit and no GPU driver), and the
+# run-time loaded GPU modules only in a package built with SCMOE_PACKAGE_GPU=ON.
 # Usage: check_package.sh <build dir> <with ui: ON|OFF>
 set -euo pipefail
 build=$1
@@ -47,6 +48,21 @@ for exe in "$work"/root/usr/bin/*; do
     fail "$(basename "$exe") needs a CUDA library at load time: $needed"
   fi
 done
+# The GPU modules (CUPTI collector, CUDA engine: NCCL, delay kernel, timing events) are the only binaries
+# that link CUDA. They belong in the package only when it is built for a GPU workstation (SCMOE_PACKAGE_GPU).
+modules=(usr/lib/scmoe/libscmoe_cupti.so usr/lib/scmoe/libscmoe_engine_cuda.so)
+if grep -q '^SCMOE_PACKAGE_GPU:[A-Z]*=\(ON\|TRUE\|1\)$' "$build/CMakeCache.txt" 2>/dev/null; then
+  for f in "${modules[@]}"; do
+    # Built (next to the executables) only where the CUDA toolkit was found.
+    if [[ -e "$build/app/$(basename "$f")" && ! -e "$work/root/$f" ]]; then
+      fail "SCMOE_PACKAGE_GPU=ON but the .deb lacks $f"
+    fi
+  done
+else
+  for f in "${modules[@]}"; do
+    [[ ! -e "$work/root/$f" ]] || fail "the default .deb ships the GPU module $f (only SCMOE_PACKAGE_GPU=ON may)"
+  done
+fi
 # The packaged CLI must run from the extracted tree (its libraries come from Debian packages).
 "$work/root/usr/bin/scmoe" --version | grep -q '^scmoe ' || fail "packaged scmoe --version failed"
 echo "check_package: $(basename "$deb") and $(basename "$tgz") are complete"
