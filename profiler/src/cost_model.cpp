@@ -5,6 +5,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <tuple>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -169,24 +170,73 @@ struct StepTiming {
   double end = 0.0;
 };
 
-std::vector<StepTiming> simulate_steps(const Plan& plan, const OpTimes& times, int chunks) {
-  std::vector<StepTiming> timing(plan.steps.size());
-  std::array<double, 2> lane_free{0.0, 0.0};
-  for (std::size_t i = 0; i < plan.steps.size(); ++i) {
-    const PlanStep& step = plan.steps[i];
-    double start = lane_free[static_cast<std::size_t>(step.lane)];
-    for (int d : step.deps) start = std::max(start, timing[static_cast<std::size_t>(d)].end);
-    const double duration = is_chunked(step.op) ? times[step.op] / chunks : times[step.op];
-    timing[i] = {start, start + duration};
-    lane_free[static_cast<std::size_t>(step.lane)] = start + duration;
+double median_of(std::vector<double> v) {
+  if (v.empty()) return 0.0;
+  std::sort(v.begin(), v.end());
+  const std::size_t mid = v.size() / 2;
+  return v.size() % 2 == 1 ? v[mid] : 0.5 * (v[mid - 1] + v[mid]);
+}
+
+// Every rank running `units` units of the plan: timing[rank][unit * steps + step]. A step is ready on a
+// rank when its lane is free (plus the step gap after an earlier step of that lane) and its inputs have
+// ended (plus the hand-off for an input from the other lane); a collective starts on every rank when
+// the last rank is ready, plus the collective overhead.
+std::vector<std::vector<StepTiming>> simulate_all(const Plan& plan, const std::vector<OpTimes>& per_rank, int chunks,
+                                                  int units, const Overheads& o) {
+  const std::size_t ranks = per_rank.size();
+  const std::size_t steps = plan.steps.size();
+  std::vector<std::vector<StepTiming>> timing(ranks, std::vector<StepTiming>(steps * static_cast<std::size_t>(units)));
+  std::vector<std::array<double, 2>> lane_free(ranks, {0.0, 0.0});
+  std::vector<std::array<bool, 2>> lane_used(ranks, {false, false});
+  std::vector<double> ready(ranks);
+  for (int u = 0; u < units; ++u) {
+    const std::size_t base = static_cast<std::size_t>(u) * steps;
+    for (std::size_t i = 0; i < steps; ++i) {
+      const PlanStep& step = plan.steps[i];
+      const auto lane = static_cast<std::size_t>(step.lane);
+      const bool collective = is_communication(op_category(step.op));
+      double last_ready = 0.0;
+      for (std::size_t r = 0; r < ranks; ++r) {
+        double lane_ready = lane_free[r][lane];
+        double cross_ready = 0.0;
+        bool cross = false;
+        for (int d : step.deps) {
+          const double end = timing[r][base + static_cast<std::size_t>(d)].end;
+          if (plan.steps[static_cast<std::size_t>(d)].lane != step.lane) {
+            cross = true;
+            cross_ready = std::max(cross_ready, end);
+          } else {
+            lane_ready = std::max(lane_ready, end);
+          }
+        }
+        if (collective) {
+          ready[r] = std::max(lane_ready, cross_ready);
+        } else {
+          ready[r] = std::max(lane_ready + (lane_used[r][lane] ? o.step_gap_ms : 0.0),
+                              cross ? cross_ready + o.handoff_ms : 0.0);
+        }
+        last_ready = std::max(last_ready, ready[r]);
+      }
+      for (std::size_t r = 0; r < ranks; ++r) {
+        const double start = collective ? last_ready + o.collective_ms : ready[r];
+        const double duration = is_chunked(step.op) ? per_rank[r][step.op] / chunks : per_rank[r][step.op];
+        timing[r][base + i] = {start, start + duration};
+        lane_free[r][lane] = start + duration;
+        lane_used[r][lane] = true;
+      }
+    }
   }
   return timing;
 }
+
+std::vector<StepTiming> simulate_steps(const Plan& plan, const OpTimes& times, int chunks, const Overheads& o) {
+  return simulate_all(plan, {times}, chunks, 1, o).front();
+}
 }  // namespace
 
-double simulate_ms(const Plan& plan, const OpTimes& times, int chunks) {
+double simulate_ms(const Plan& plan, const OpTimes& times, int chunks, const Overheads& overheads) {
   double end = 0.0;
-  for (const StepTiming& t : simulate_steps(plan, times, chunks)) end = std::max(end, t.end);
+  for (const StepTiming& t : simulate_steps(plan, times, chunks, overheads)) end = std::max(end, t.end);
   return end;
 }
 
@@ -227,15 +277,35 @@ int best_slot(const std::vector<SlotRow>& table) {
   return best->slot;
 }
 
-OpTimes times_for_arch(const OpTimes& measured, Arch measured_arch, Arch target) {
+OpTimes times_for_arch(const OpTimes& measured, Arch measured_arch, Arch target, const RoutedWork& work) {
   OpTimes out = measured;
-  const double scale = static_cast<double>(routed_copies(target)) / routed_copies(measured_arch);
-  for (Op op : {Op::Encode, Op::Dispatch, Op::Expert, Op::Combine, Op::Decode}) out[op] = measured[op] * scale;
+  const int k_from = routed_copies(measured_arch);
+  const int k_to = routed_copies(target);
+  const double scale = static_cast<double>(k_to) / k_from;
+  for (Op op : {Op::Encode, Op::Decode}) out[op] = measured[op] * scale;
+  // Link model: latency + bytes / bandwidth; the bytes are k copies of the tokens. The part of the
+  // measured exchange below the latency (a tiny exchange) is all latency.
+  for (Op op : {Op::Dispatch, Op::Combine}) {
+    const double latency = std::min(measured[op], std::max(0.0, work.link_latency_ms));
+    out[op] = latency + (measured[op] - latency) * scale;
+  }
+  // Expert MLP calls: E = n f + c k T, shared expert SE = f + c T (see the header). What changes with k is
+  // the rows: E' = E + c T (k' - k).
+  const int n = work.local_experts;
+  const bool split = has_shared_expert(measured_arch) && n > 0 && n != k_from &&
+                     measured[Op::SharedExpert] > 0.0;
+  double per_copy = measured[Op::Expert] / k_from;  // c T: the rows of one copy of all tokens
+  if (split) {
+    // n SE - E = c T (n - k). Both parts are non-negative: c T <= SE (f >= 0 in SE) and c T <= E / k.
+    per_copy = std::clamp((n * measured[Op::SharedExpert] - measured[Op::Expert]) / (n - k_from), 0.0,
+                          std::min(measured[Op::SharedExpert], measured[Op::Expert] / k_from));
+  }
+  out[Op::Expert] = measured[Op::Expert] + per_copy * (k_to - k_from);
   if (!has_shared_expert(target)) {
     out[Op::SharedExpert] = 0.0;
   } else if (!has_shared_expert(measured_arch)) {
     // The shared expert is a dense MLP the size of one expert applied to every token: one routed copy.
-    out[Op::SharedExpert] = measured[Op::Expert] / routed_copies(measured_arch);
+    out[Op::SharedExpert] = measured[Op::Expert] / k_from;
   }
   return out;
 }
@@ -304,34 +374,122 @@ std::vector<OpTimes> measured_op_times_per_rank(const Trace& iteration) {
   return out;
 }
 
-double simulate_ranks_ms(const Plan& plan, const std::vector<OpTimes>& per_rank, int chunks, int units) {
-  const std::size_t ranks = per_rank.size();
-  const std::size_t steps = plan.steps.size();
-  std::vector<std::array<double, 2>> lane_free(ranks, {0.0, 0.0});
-  std::vector<std::vector<double>> end(ranks, std::vector<double>(steps, 0.0));
+double simulate_ranks_ms(const Plan& plan, const std::vector<OpTimes>& per_rank, int chunks, int units,
+                         const Overheads& overheads) {
   double makespan = 0.0;
-  for (int u = 0; u < units; ++u) {
-    for (std::size_t i = 0; i < steps; ++i) {
-      const PlanStep& step = plan.steps[i];
-      const auto lane = static_cast<std::size_t>(step.lane);
-      std::vector<double> ready(ranks);
-      double last_ready = 0.0;
-      for (std::size_t r = 0; r < ranks; ++r) {
-        ready[r] = lane_free[r][lane];
-        for (int d : step.deps) ready[r] = std::max(ready[r], end[r][static_cast<std::size_t>(d)]);
-        last_ready = std::max(last_ready, ready[r]);
+  for (const auto& rank : simulate_all(plan, per_rank, chunks, units, overheads)) {
+    for (const StepTiming& t : rank) makespan = std::max(makespan, t.end);
+  }
+  return makespan;
+}
+
+Overheads measured_overheads(const std::vector<Trace>& iterations, const std::vector<double>& wall_ms,
+                             const Plan& plan, const UnitShape& shape) {
+  std::map<std::pair<Op, int>, std::size_t> step_of;  // (op, chunk) -> plan step
+  for (std::size_t i = 0; i < plan.steps.size(); ++i) step_of[{plan.steps[i].op, plan.steps[i].chunk}] = i;
+  struct Seen {
+    double start = 0.0, end = 0.0, prev_end = 0.0;
+    bool has_prev = false;
+  };
+  std::vector<double> handoff, collective, gap, frame;
+  for (std::size_t it = 0; it < iterations.size(); ++it) {
+    const Trace& trace = iterations[it];
+    std::map<std::tuple<std::int32_t, std::int32_t, std::size_t>, Seen> seen;  // (rank, unit, step)
+    std::set<std::int32_t> ranks;
+    std::int64_t first = 0, last = 0;
+    bool any = false;
+    for (const Track& track : trace.tracks) {
+      std::vector<std::pair<const Span*, std::size_t>> ops;  // the plan's spans of this lane, by start
+      for (const Span& span : track.spans) {
+        if (span.has_flag(kSpanPredicted)) continue;
+        const auto name = std::find(kOpNames.begin(), kOpNames.end(), trace.name_of(span));
+        if (name == kOpNames.end()) continue;
+        const auto step = step_of.find({static_cast<Op>(name - kOpNames.begin()), std::max(0, span.op_instance)});
+        if (step == step_of.end()) continue;
+        ops.emplace_back(&span, step->second);
       }
-      for (std::size_t r = 0; r < ranks; ++r) {
-        // A collective starts on every rank when the last one is ready for it.
-        const double start = is_communication(op_category(step.op)) ? last_ready : ready[r];
-        const double duration = is_chunked(step.op) ? per_rank[r][step.op] / chunks : per_rank[r][step.op];
-        end[r][i] = start + duration;
-        lane_free[r][lane] = end[r][i];
-        makespan = std::max(makespan, end[r][i]);
+      std::sort(ops.begin(), ops.end(), [](const auto& a, const auto& b) { return a.first->start_ns < b.first->start_ns; });
+      for (std::size_t k = 0; k < ops.size(); ++k) {
+        const Span& span = *ops[k].first;
+        if (!any || span.start_ns < first) first = span.start_ns;
+        if (!any || span.end_ns > last) last = span.end_ns;
+        any = true;
+        Seen s;
+        s.start = static_cast<double>(span.start_ns) / 1e6;
+        s.end = static_cast<double>(span.end_ns) / 1e6;
+        s.has_prev = k > 0;
+        if (s.has_prev) s.prev_end = static_cast<double>(ops[k - 1].first->end_ns) / 1e6;
+        const std::int32_t unit = shape.has_mlp_block ? span.layer / 2 : span.layer;
+        seen[{track.info.rank, unit, ops[k].second}] = s;
+        ranks.insert(track.info.rank);
+      }
+    }
+    if (!any) continue;
+    if (it < wall_ms.size()) frame.push_back(wall_ms[it] - static_cast<double>(last - first) / 1e6);
+    for (const auto& [key, s] : seen) {
+      const auto [rank, unit, index] = key;
+      const PlanStep& step = plan.steps[index];
+      const auto input_end = [&](std::int32_t r, bool cross_only, bool& found) {
+        double end = 0.0;
+        found = false;
+        for (int d : step.deps) {
+          if (cross_only && plan.steps[static_cast<std::size_t>(d)].lane == step.lane) continue;
+          const auto it_dep = seen.find({r, unit, static_cast<std::size_t>(d)});
+          if (it_dep == seen.end()) continue;
+          end = std::max(end, it_dep->second.end);
+          found = true;
+        }
+        return end;
+      };
+      bool found = false;
+      if (is_communication(op_category(step.op))) {
+        double ready = 0.0;
+        for (std::int32_t r : ranks) {
+          const auto other = seen.find({r, unit, index});
+          if (other == seen.end()) continue;
+          ready = std::max(ready, input_end(r, false, found));
+          if (other->second.has_prev) ready = std::max(ready, other->second.prev_end);
+        }
+        collective.push_back(s.start - ready);
+        continue;
+      }
+      const double cross_end = input_end(rank, true, found);
+      if (found && (!s.has_prev || s.prev_end <= cross_end)) {
+        handoff.push_back(s.start - cross_end);
+      } else if (s.has_prev) {
+        gap.push_back(s.start - s.prev_end);
       }
     }
   }
-  return makespan;
+  // The step overheads add up along the path of an iteration, so their mean (the expected delay per step,
+  // rare long preemptions included) is what an iteration pays; the frame is once per iteration.
+  const auto positive_mean = [](const std::vector<double>& v) {
+    double sum = 0.0;
+    for (double x : v) sum += x;
+    return v.empty() ? 0.0 : std::max(0.0, sum / static_cast<double>(v.size()));
+  };
+  Overheads o;
+  o.handoff_ms = positive_mean(handoff);
+  o.collective_ms = positive_mean(collective);
+  o.step_gap_ms = positive_mean(gap);
+  o.frame_ms = std::max(0.0, median_of(std::move(frame)));
+  return o;
+}
+
+double predict_iteration_ms(const Plan& plan, const std::vector<std::vector<OpTimes>>& samples, int chunks,
+                            int units, const Overheads& overheads) {
+  if (samples.empty()) return 0.0;
+  std::vector<double> predicted;
+  for (const auto& per_rank : samples) predicted.push_back(simulate_ranks_ms(plan, per_rank, chunks, units, overheads));
+  return median_of(std::move(predicted)) + overheads.frame_ms;
+}
+
+int replan_slot(const OpTimes& recent, const UnitShape& shape, int current, double resolution_ms) {
+  const std::vector<SlotRow> table = slot_table(recent, shape);
+  const int best = best_slot(table);
+  if (current < 1 || current > static_cast<int>(table.size())) return best;
+  const double gain = table[static_cast<std::size_t>(current - 1)].exposed_ms - table[static_cast<std::size_t>(best - 1)].exposed_ms;
+  return gain > resolution_ms ? best : current;
 }
 
 Trace predicted_timeline(const Plan& plan, const OpTimes& times, int chunks, int units, bool emulated_link) {
@@ -339,7 +497,7 @@ Trace predicted_timeline(const Plan& plan, const OpTimes& times, int chunks, int
   trace.ranks.push_back({0, "rank 0 (predicted)"});
   const std::uint32_t compute = trace.track_for({0, 0, DeviceKind::Cpu, TrackKind::ComputeLane, 0, "compute"});
   const std::uint32_t comm = trace.track_for({0, 0, DeviceKind::Cpu, TrackKind::CommLane, 1, "comm"});
-  const std::vector<StepTiming> timing = simulate_steps(plan, times, chunks);
+  const std::vector<StepTiming> timing = simulate_steps(plan, times, chunks, {});
   double unit_ms = 0.0;
   for (const StepTiming& t : timing) unit_ms = std::max(unit_ms, t.end);
   constexpr double kNsPerMs = 1e6;

@@ -195,3 +195,121 @@ TEST(CostModel, MeasuredOpTimesPerRankAndMedianOverIterations) {
   slow.tracks[0].spans[0].end_ns = 164'000'000;  // (164 + 4 + 2 + 10) / 3 = 60
   EXPECT_DOUBLE_EQ(cost::measured_op_times({trace, trace, slow})[Op::Expert], 6.0);
 }
+
+TEST(CostModel, TimesForTop2ScaleOnlyTheBandwidthPartAndTheExpertRows) {
+  // scmoe measured with a 0.5 ms link latency and 2 expert calls per rank (n = 2, k = 1).
+  cost::RoutedWork work;
+  work.link_latency_ms = 0.5;
+  work.local_experts = 2;
+  const auto top2 = cost::times_for_arch(pos2_times(), cost::Arch::ScMoE, cost::Arch::Top2, work);
+  // Link: 0.5 + (4.5 - 0.5) x 2 = 8.5 and 0.5 + (2 - 0.5) x 2 = 3.5.
+  EXPECT_DOUBLE_EQ(top2[Op::Dispatch], 8.5);
+  EXPECT_DOUBLE_EQ(top2[Op::Combine], 3.5);
+  // SE = f + cT = 1, E = 2f + cT = 1.5 -> cT = 0.5, f = 0.5; top-2: 2f + 2cT = 2.0.
+  EXPECT_DOUBLE_EQ(top2[Op::Expert], 2.0);
+  EXPECT_DOUBLE_EQ(top2[Op::Encode], 0.5);
+  EXPECT_DOUBLE_EQ(top2[Op::Decode], 0.5);
+  EXPECT_DOUBLE_EQ(top2[Op::SharedExpert], 0.0);
+  // Serial top-2: 2 + 3 + 2 + 0.5 + 0.5 + 8.5 + 2 + 3.5 + 0.5 + 0.1 = 22.6 (proportional scaling: 24.6).
+  EXPECT_NEAR(cost::simulate_ms(cost::build_plan({cost::Arch::Top2, 2, true, 1}, 1, false), top2, 1), 22.6, 1e-12);
+  // Back to one copy gives the measured times.
+  const auto same = cost::times_for_arch(pos2_times(), cost::Arch::ScMoE, cost::Arch::ScMoE, work);
+  EXPECT_EQ(same.ms, pos2_times().ms);
+  // All of the expert time per call (E = 2 SE: c T = 0): top-2 costs no more expert time.
+  cost::OpTimes calls = pos2_times();
+  calls[Op::Expert] = 2.0;
+  EXPECT_DOUBLE_EQ(cost::times_for_arch(calls, cost::Arch::ScMoE, cost::Arch::Top2, work)[Op::Expert], 2.0);
+  // An exchange shorter than the latency is all latency.
+  calls[Op::Combine] = 0.3;
+  EXPECT_DOUBLE_EQ(cost::times_for_arch(calls, cost::Arch::ScMoE, cost::Arch::Top2, work)[Op::Combine], 0.3);
+}
+
+TEST(CostModel, OverheadsDelayHandOffsCollectivesAndLaneSteps) {
+  // pos 2, K = 2; hand-off 0.1, collective 0.2, step gap 0.05. By hand:
+  // attn_l [0,2], gate [2.05,2.55], encode [2.6,2.85], dispatch [3.05,7.55], mlp_l [2.9,5.9],
+  // expert [7.65,9.15], attn_l+1 [9.2,11.2], combine [9.35,11.35], SE [11.25,12.25],
+  // decode [12.3,12.55], output [12.6,12.7].
+  cost::Overheads o;
+  o.handoff_ms = 0.1;
+  o.collective_ms = 0.2;
+  o.step_gap_ms = 0.05;
+  const auto plan = cost::build_plan({cost::Arch::ScMoE, 2, true, 1}, 2, true);
+  EXPECT_NEAR(cost::simulate_ms(plan, pos2_times(), 1, o), 12.7, 1e-12);
+  EXPECT_NEAR(cost::simulate_ms(plan, pos2_times(), 1), 12.1, 1e-12);  // 10.6 + X(2) = 1.5
+  EXPECT_NEAR(cost::simulate_ranks_ms(plan, {pos2_times(), pos2_times()}, 1, 1, o), 12.7, 1e-12);
+  o.frame_ms = 0.4;
+  EXPECT_NEAR(cost::predict_iteration_ms(plan, {{pos2_times()}}, 1, 1, o), 13.1, 1e-12);
+}
+
+TEST(CostModel, PredictionRunsEachMeasuredIterationAndTakesTheMedian) {
+  // Top-1 serial plan as in CollectivesWaitForTheSlowestRank: fast alone 8, a slow rank makes it 17.
+  cost::OpTimes fast, slow;
+  for (Op op : {Op::AttnL, Op::MlpL, Op::AttnL1}) {
+    fast[op] = 1;
+    slow[op] = 3;
+  }
+  fast[Op::Dispatch] = slow[Op::Dispatch] = 2;
+  fast[Op::Expert] = 1;
+  slow[Op::Expert] = 4;
+  fast[Op::Combine] = slow[Op::Combine] = 2;
+  const auto plan = cost::build_plan({cost::Arch::Top1, 2, true, 1}, 1, true);
+  // Iterations: rank 1 slow, both fast, rank 0 slow -> 17, 8, 17: median 17. Each rank's median op
+  // times would be "fast" on both ranks (8): the barrier waits would vanish.
+  const std::vector<std::vector<cost::OpTimes>> samples = {{fast, slow}, {fast, fast}, {slow, fast}};
+  cost::Overheads o;
+  o.frame_ms = 0.5;
+  EXPECT_DOUBLE_EQ(cost::predict_iteration_ms(plan, samples, 1, 1, o), 17.5);
+  EXPECT_DOUBLE_EQ(cost::predict_iteration_ms(plan, {}, 1, 1, o), 0.0);
+}
+
+TEST(CostModel, OverheadsMeasuredFromSpanGaps) {
+  // Two ranks running the top-1 overlap plan once. Compute lane: attn_l, mlp_l, attn_l+1, gate, encode,
+  // expert, decode, output; comm lane: dispatch, combine. Times in ms.
+  namespace prof = scmoe::prof;
+  prof::Trace trace;
+  const auto add = [&](int rank, bool comm, const char* name, int layer, double begin, double end) {
+    const auto track = trace.track_for({rank, 0, prof::DeviceKind::Cpu, comm ? prof::TrackKind::CommLane : prof::TrackKind::ComputeLane,
+                                        comm ? 1 : 0, comm ? "comm" : "compute"});
+    prof::Span s;
+    s.name = trace.strings.intern(name);
+    s.layer = layer;
+    s.op_instance = 0;
+    s.start_ns = static_cast<std::int64_t>(begin * 1e6 + 0.5);
+    s.end_ns = static_cast<std::int64_t>(end * 1e6 + 0.5);
+    trace.tracks[track].spans.push_back(s);
+  };
+  for (int r = 0; r < 2; ++r) {
+    add(r, false, "attn_l", 0, 0.0, 1.0);
+    add(r, false, "mlp_l", 0, 1.1, 2.0);      // gap 0.1
+    add(r, false, "attn_l+1", 1, 2.1, 3.0);   // gap 0.1
+    add(r, false, "gate", 1, 3.2, 3.5);       // gap 0.2
+    add(r, false, "encode", 1, 3.6, r == 0 ? 4.0 : 4.2);  // gap 0.1
+    add(r, true, "dispatch", 1, 4.5, 6.0);    // last rank ready at 4.2: collective 0.3
+    add(r, false, "expert", 1, 6.3, r == 0 ? 7.0 : 7.3);  // hand-off 0.3
+    add(r, true, "combine", 1, 7.4, 8.0);     // last rank ready at 7.3: collective 0.1
+    add(r, false, "decode", 1, 8.2, 8.5);     // hand-off 0.2
+    add(r, false, "output", 1, 8.6, 8.7);     // gap 0.1
+  }
+  trace.finalize();
+  const cost::UnitShape shape{cost::Arch::Top1, 2, true, 1};
+  const auto o = cost::measured_overheads({trace}, {9.0}, cost::build_plan(shape, 1, true), shape);
+  EXPECT_NEAR(o.step_gap_ms, 0.12, 1e-9);     // mean of 0.1 x 8, 0.2 x 2
+  EXPECT_NEAR(o.handoff_ms, 0.25, 1e-9);      // mean of 0.3, 0.3, 0.2, 0.2
+  EXPECT_NEAR(o.collective_ms, 0.2, 1e-9);    // mean of 0.3, 0.3, 0.1, 0.1
+  EXPECT_NEAR(o.frame_ms, 0.3, 1e-9);         // 9.0 - (8.7 - 0)
+}
+
+TEST(CostModel, ReplanSwitchesOnlyForAGainAboveTheResolution) {
+  const cost::UnitShape shape{cost::Arch::ScMoE, 2, true, 1};
+  // pos2_times: X(K) = 4.5, 1.5, 1.0, 2.0 and the objective picks K = 3.
+  EXPECT_EQ(cost::replan_slot(pos2_times(), shape, 2, 0.4), 3);  // gain 0.5
+  EXPECT_EQ(cost::replan_slot(pos2_times(), shape, 2, 0.6), 2);  // gain 0.5 is within the noise
+  EXPECT_EQ(cost::replan_slot(pos2_times(), shape, 4, 0.6), 3);  // gain 1.0
+  EXPECT_EQ(cost::replan_slot(pos2_times(), shape, 3, 0.0), 3);
+  // The communication moves to the combine (dispatch 0.5, combine 5.5). By hand: K=1: pre 0, post 6 ->
+  // X = 0.5 + 0 = 0.5; K=3: pre 5, post 1 -> X = 0 + 4.5 = 4.5. The expert moves to the front.
+  cost::OpTimes moved = pos2_times();
+  moved[Op::Dispatch] = 0.5;
+  moved[Op::Combine] = 5.5;
+  EXPECT_EQ(cost::replan_slot(moved, shape, 3, 1.0), 1);
+}

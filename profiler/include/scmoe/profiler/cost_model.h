@@ -82,15 +82,52 @@ std::vector<SlotRow> slot_table(const OpTimes& times, const UnitShape& shape);
 // communication, then the smaller slot.
 int best_slot(const std::vector<SlotRow>& table);
 
-// Simulates a plan: each step starts when its lane is free and its dependencies have ended; chunked ops
-// take their op time divided by the number of chunks. Returns the unit time in milliseconds.
-double simulate_ms(const Plan& plan, const OpTimes& times, int chunks);
+// Costs of running a plan on real lanes that no operator span contains, measured in engine traces
+// (measured_overheads). Each is a delay of the lane threads in milliseconds, not a fitted factor; all
+// zero gives the ideal schedule of scmoe-method.md §4.
+struct Overheads {
+  // A compute step that waits for the comm lane (expert after dispatch, decode after combine) starts this
+  // long after its producer ended: the event is set and the waiting lane thread wakes up and gets a core.
+  double handoff_ms = 0.0;
+  // A collective (dispatch, combine) begins this long after the last rank was ready for it (its input
+  // produced and its lane free): the comm lane thread wakes on its event and every rank leaves the
+  // barrier.
+  double collective_ms = 0.0;
+  // Between two consecutive steps of one lane when the second waits for no other lane: taking the next
+  // task off the queue and recording the span, plus any time the thread lost its core in between.
+  double step_gap_ms = 0.0;
+  // Once per iteration: wall time outside the span extent (enqueueing the plan before the first span
+  // starts, waking the caller after the last one ends).
+  double frame_ms = 0.0;
+};
 
-// Converts op times measured for one arch into the times another arch would take: the routed ops
-// (encode, dispatch, expert, combine, decode) scale with the routed copies, the shared expert costs one
-// copy of the routed expert work when it was not measured. This gives the predicted top-2 time from the
-// same measurements for the what-if speedup.
-OpTimes times_for_arch(const OpTimes& measured, Arch measured_arch, Arch target);
+// Simulates a plan: each step starts when its lane is free and its dependencies have ended, plus the
+// overheads (a collective on the last-ready rank, which with one rank is itself); chunked ops take their
+// op time divided by the number of chunks. Returns the unit time in milliseconds (frame_ms excluded).
+double simulate_ms(const Plan& plan, const OpTimes& times, int chunks, const Overheads& overheads = {});
+
+// What the routed ops of a measured run are made of, so each part can be scaled by what it depends on.
+struct RoutedWork {
+  // The emulated link's latency per All-to-All (0 without a link): charged once per exchange whatever
+  // its size (link_transfer_ms), so it does not scale with the routed copies.
+  double link_latency_ms = 0.0;
+  int local_experts = 0;    // expert MLP calls per rank per unit (experts / EP size; 0: unknown)
+};
+
+// Converts op times measured for one arch into the times another arch would take, with k = the ratio of
+// routed copies (top-k):
+// - dispatch/combine: latency + bytes / bandwidth (the link model), so only the part above the link
+//   latency scales with k;
+// - expert: each local expert is one MLP call on its rows; a call costs a fixed part f (dispatching the
+//   GEMMs, index_select / index_copy set-up) plus c per row. The shared expert is the same MLP once on
+//   all T tokens (SE = f + c T) and the routed experts are `local_experts` calls on k T rows together
+//   (E = n f + c k T); when the measured arch has a shared expert and RoutedWork names n (!= k), these
+//   two measured equations give c T = (n SE - E) / (n - k), and the target's expert time is
+//   E + c T (k' - k). Otherwise (no shared expert measured) the expert time scales with k;
+// - encode/decode (permutation, weighted sum) scale with k;
+// - the shared expert costs f + c T (one routed copy of all tokens) when it was not measured.
+// This gives the predicted top-2 time from the same measurements for the what-if speedup.
+OpTimes times_for_arch(const OpTimes& measured, Arch measured_arch, Arch target, const RoutedWork& work = {});
 
 // The link model shared by the engine's emulated link and the what-if simulator:
 // time = latency + bytes / bandwidth (bandwidth in GB/s per direction).
@@ -109,7 +146,36 @@ std::vector<OpTimes> measured_op_times_per_rank(const Trace& iteration);
 // All ranks running `units` consecutive units of the same plan, each with its own op times: a
 // communication step (a collective) starts on every rank when the last rank is ready for it, so a slow
 // rank delays the others. Returns the time of the last rank to finish.
-double simulate_ranks_ms(const Plan& plan, const std::vector<OpTimes>& per_rank, int chunks, int units);
+double simulate_ranks_ms(const Plan& plan, const std::vector<OpTimes>& per_rank, int chunks, int units,
+                         const Overheads& overheads = {});
+
+// The overheads of a plan measured in traces of iterations that ran it (wall_ms: each one's wall time,
+// for frame_ms): per kind, the mean over every rank, unit and iteration (delays that add up along an
+// iteration: the expected one is what it pays) of
+// - handoff: begin of a compute step with a comm-lane dependency - that dependency's end, when the
+//   compute lane was idle by then;
+// - collective: begin of a dispatch/combine - the latest over ranks of max(its inputs' end, the end of
+//   the step before it on its lane);
+// - step gap: begin of any other step - the end of the step before it on its lane (also a compute step
+//   whose comm input was there before its lane was free);
+// - frame: wall time - (last span end - first span begin), the median over iterations.
+// Spans are matched to plan steps by op name, chunk and unit (layer / 2 with a Block-MLP, else layer).
+Overheads measured_overheads(const std::vector<Trace>& iterations, const std::vector<double>& wall_ms,
+                             const Plan& plan, const UnitShape& shape);
+
+// The predicted wall time of one iteration of `units` units: the median over measured iterations
+// (`samples`, each one's per-rank op times) of simulate_ranks_ms with those op times and the overheads,
+// plus frame_ms. Every collective waits for the slowest rank and which rank is slow changes from one
+// iteration to the next on a shared machine, so the model runs once per measured iteration: simulated on
+// per-rank median times, no rank would ever be slow and the barrier waits would vanish.
+double predict_iteration_ms(const Plan& plan, const std::vector<std::vector<OpTimes>>& samples, int chunks,
+                            int units, const Overheads& overheads);
+
+// The re-plan rule of the adaptive schedule: from op times measured over recent iterations, the slot the
+// objective picks (best_slot of slot_table); it replaces `current` only when it exposes less
+// communication (X(K)) than `current` by more than `resolution_ms`, the spread of the measurements a gain
+// must beat to be real rather than noise.
+int replan_slot(const OpTimes& recent, const UnitShape& shape, int current, double resolution_ms);
 
 // The predicted timeline of `units` consecutive units (rank 0, a compute and a comm track), every span
 // flagged kSpanPredicted (and kSpanEmulated for communication when `emulated_link`).
