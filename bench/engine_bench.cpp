@@ -2,8 +2,10 @@
 // CPU ranks with an emulated link calibrated so that communication is ~60% (PCIe regime) and ~15%
 // (NVLink regime) of top-2's MoE time; speedups vs top-2 measured A/B in the same run, the overlap
 // achieved (analysis::analyze_overlap over the measured iterations) and the cost model's prediction next
-// to the measured time (from the warm-up op times the adaptive scheduler used, and from the op times of
-// the measured iterations). Prints a Markdown table; results and command in bench/README.md.
+// to the measured time: "warm-up" is RunSummary::predicted_ms (made before the measured iterations from
+// warm-up iterations of the chosen plan), "online" the median of each iteration's prediction from the
+// iterations before it (RunSummary::online_predicted_ms), "same-iteration" the model on each iteration's
+// own op times and overheads (a diagnostic of the schedule model alone). Prints a Markdown table.
 //
 //   scmoe_engine_bench [iterations] [ranks]   (ranks 1: one rank playing a rank of a group of 2)
 #include <algorithm>
@@ -33,10 +35,9 @@ eng::EngineConfig base_config(int iterations, int ranks) {
 
 struct Measured {
   eng::RunSummary summary;
-  double overlap_pct = 0.0;        // mean over measured iterations of the chosen arch
-  double repredicted_ms = 0.0;     // cost model fed with the op times of the measured iterations
-  double iteration_error_pct = 0.0;  // median over iterations of (wall - model on that iteration's ops) / model
-  double rank_error_pct = 0.0;       // the same with each rank's own op times and collectives in step
+  double overlap_pct = 0.0;          // mean over measured iterations of the chosen arch
+  double same_iteration_error_pct = 0.0;  // median over iterations of (wall - model on that iteration) / model
+  std::string slots;                 // K per measured iteration when the adaptive schedule re-planned
 };
 
 cost::Arch cost_arch(eng::Arch a) {
@@ -55,18 +56,39 @@ double median(std::vector<double> v) {
   return v.empty() ? 0.0 : v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
 }
 
+// SCMOE_BENCH_DUMP=FILE appends every span of every measured iteration as CSV (for offline analysis of
+// hand-offs and gaps): arch,pos,iteration,wall_ms,rank,lane,name,layer,chunk,start_ns,end_ns,predicted_ms,K.
+void dump_trace(const eng::EngineConfig& config, const eng::IterationResult& r) {
+  const char* path = std::getenv("SCMOE_BENCH_DUMP");
+  if (!path) return;
+  FILE* f = std::fopen(path, "a");
+  if (!f) return;
+  for (const auto& track : r.trace.tracks) {
+    for (const auto& s : track.spans) {
+      std::fprintf(f, "%d,%d,%d,%.4f,%d,%d,%s,%d,%d,%lld,%lld,%.4f,%d\n", static_cast<int>(r.arch), config.shortcut_position,
+                   r.iteration, r.time_ms, track.info.rank, static_cast<int>(track.info.kind),
+                   std::string(r.trace.name_of(s)).c_str(), s.layer, s.op_instance, static_cast<long long>(s.start_ns),
+                   static_cast<long long>(s.end_ns), r.predicted_ms, r.slot);
+    }
+  }
+  std::fclose(f);
+}
+
 Measured run(const eng::EngineConfig& config) {
   Measured m;
   std::vector<scmoe::prof::Trace> traces;
   std::vector<double> wall_ms;
+  std::vector<int> slots;
   eng::Runner runner;
   const auto errors = runner.start(config, {[&](const eng::IterationResult& r) {
                                               if (r.arch != config.arch) return;
                                               const auto report = scmoe::prof::analysis::analyze_overlap(
                                                   r.trace, {scmoe::prof::analysis::TrackSelection::Auto, false});
                                               m.overlap_pct += report.whole_trace.back().total.overlap_percent();
+                                              dump_trace(config, r);
                                               traces.push_back(r.trace);
                                               wall_ms.push_back(r.time_ms);
+                                              slots.push_back(std::max(1, r.slot));
                                             },
                                             nullptr, nullptr});
   if (!errors.empty()) {
@@ -80,25 +102,22 @@ Measured run(const eng::EngineConfig& config) {
   }
   if (!traces.empty()) {
     m.overlap_pct /= static_cast<double>(traces.size());
-    // The same model on the op times of the measured iterations themselves: separates the schedule
-    // model's error from the drift between warm-up and measurement on a shared machine.
+    // Diagnostic: the model on each iteration's own per-rank op times and overheads against that
+    // iteration's wall time, i.e. the schedule model's error without any drift of the machine's load.
     const cost::UnitShape shape{cost_arch(config.arch), config.shortcut_position, !config.moe_every_block,
                                 config.pipeline_chunks};
-    const int slot = cost::is_shortcut(shape.arch) ? m.summary.chosen_slot : 1;
-    const cost::Plan plan = cost::build_plan(shape, slot, true);
-    m.repredicted_ms = config.pairs * cost::simulate_ms(plan, cost::measured_op_times(traces), shape.chunks);
-    // Per iteration: the model on that iteration's own op times against its wall time. On a shared
-    // machine op times drift from one iteration to the next; this error is the schedule model's alone.
-    std::vector<double> errors, rank_errors;
+    std::vector<double> errors;
     for (std::size_t i = 0; i < traces.size(); ++i) {
-      const double predicted = config.pairs * cost::simulate_ms(plan, cost::measured_op_times({traces[i]}), shape.chunks);
+      const cost::Plan plan = cost::build_plan(shape, slots[i], config.schedule != eng::Schedule::Sequential);
+      const cost::Overheads o = cost::measured_overheads({traces[i]}, {wall_ms[i]}, plan, shape);
+      const double predicted =
+          cost::predict_iteration_ms(plan, {cost::measured_op_times_per_rank(traces[i])}, shape.chunks, config.pairs, o);
       errors.push_back(100.0 * (wall_ms[i] - predicted) / predicted);
-      const double per_rank = cost::simulate_ranks_ms(plan, cost::measured_op_times_per_rank(traces[i]), shape.chunks,
-                                                      config.pairs);
-      rank_errors.push_back(100.0 * (wall_ms[i] - per_rank) / per_rank);
     }
-    m.iteration_error_pct = median(errors);
-    m.rank_error_pct = median(rank_errors);
+    m.same_iteration_error_pct = median(errors);
+    if (!m.summary.slot_switches.empty()) {
+      for (int k : slots) m.slots += std::to_string(k);
+    }
   }
   return m;
 }
@@ -149,7 +168,7 @@ int main(int argc, char** argv) {
     const eng::LinkModel link = calibrate_link(base, share);
     std::printf("\n### %d rank(s), comm = %.0f%% of top-2 MoE time (emulated link %.4f GB/s, %.0f us)\n\n", ranks,
                 share * 100, link.bandwidth_gbps, link.latency_us);
-    std::printf("| arch | schedule | K | measured ms | predicted ms (warm-up ops) | error | predicted ms (measured ops) | error | per-iteration model error (median) | same, per-rank model | speedup vs top2 (x, p25-p75) | time saved | overlap |\n");
+    std::printf("| arch | schedule | K | measured ms | predicted ms (warm-up) | error | predicted ms (online, median) | error | same-iteration model error (median) | speedup vs top2 (x, p25-p75) | time saved | overlap | hand-off / collective / gap / frame ms |\n");
     std::printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for (const Row& row : rows) {
       eng::EngineConfig c = base;
@@ -160,18 +179,21 @@ int main(int argc, char** argv) {
       c.ab_against_top2 = row.arch != eng::Arch::Top2;
       const Measured m = run(c);
       const eng::RunSummary& s = m.summary;
-      const double error = 100.0 * (s.median_ms - s.predicted_ms) / s.predicted_ms;
-      const double reerror = 100.0 * (s.median_ms - m.repredicted_ms) / m.repredicted_ms;
-      std::printf("| %s | %s | %s | %.2f | %.2f | %+.1f%% | %.2f | %+.1f%% | %+.1f%% | %+.1f%% |", row.label,
-                  row.arch == eng::Arch::ScMoE ? "adaptive" : "serial (no window)",
-                  row.arch == eng::Arch::ScMoE ? std::to_string(s.chosen_slot).c_str() : "-", s.median_ms,
-                  s.predicted_ms, error, m.repredicted_ms, reerror, m.iteration_error_pct, m.rank_error_pct);
+      const auto error = [&](double predicted) { return 100.0 * (s.median_ms - predicted) / predicted; };
+      std::string k = row.arch == eng::Arch::ScMoE ? std::to_string(s.chosen_slot) : "-";
+      if (!m.slots.empty()) k += " (re-planned: " + m.slots + ")";
+      std::printf("| %s | %s | %s | %.2f | %.2f | %+.1f%% | %.2f | %+.1f%% | %+.1f%% |", row.label,
+                  row.arch == eng::Arch::ScMoE ? "adaptive" : "serial (no window)", k.c_str(), s.median_ms,
+                  s.predicted_ms, error(s.predicted_ms), s.online_predicted_ms, error(s.online_predicted_ms),
+                  m.same_iteration_error_pct);
       if (c.ab_against_top2) {
         std::printf(" %.3f (%.3f-%.3f) | %.1f%% |", s.speedup_x, s.speedup_low_x, s.speedup_high_x, s.time_saved_pct);
       } else {
         std::printf(" 1 | 0%% |");
       }
-      std::printf(" %.0f%% |\n", m.overlap_pct);
+      const cost::Overheads& o = s.overheads;
+      std::printf(" %.0f%% | %.3f / %.3f / %.3f / %.3f |\n", m.overlap_pct, o.handoff_ms, o.collective_ms, o.step_gap_ms,
+                  o.frame_ms);
       std::fflush(stdout);
     }
   }

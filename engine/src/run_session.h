@@ -1,5 +1,7 @@
-// One run from a validated config: weights, warm-up (operator timing for the cost model), the adaptive
-// choice of K, the measured iterations (with the top-2 twin in A/B mode) and the summary statistics.
+// One run from a validated config: weights, warm-up (operator timing for the cost model: each op alone,
+// then the chosen plan for its overheads), the adaptive choice of K, the measured iterations (with the
+// top-2 twin in A/B mode; each predicted beforehand from the iterations before it, and re-planned by the
+// adaptive schedule when those iterations' op times move) and the summary statistics.
 #pragma once
 
 #include "parallel/abort_signal.h"

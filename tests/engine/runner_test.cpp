@@ -5,7 +5,10 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <map>
 #include <mutex>
+#include <set>
+#include <string>
 #include <thread>
 
 #include "engine_test_support.h"
@@ -138,4 +141,101 @@ TEST(Runner, CancelStopsALongRunWithinASecond) {
   EXPECT_TRUE(s.cancelled);
   EXPECT_TRUE(s.error.empty()) << s.error;
   EXPECT_FALSE(runner.running());
+}
+
+namespace {
+// Per op: the spans' total duration / number of (rank, layer) instances in one iteration (a plain loop
+// over the trace), as the cost model is fed.
+std::map<std::string, double> unit_op_ms(const scmoe::prof::Trace& trace) {
+  std::map<std::string, double> total;
+  std::map<std::string, std::set<std::pair<int, int>>> instances;
+  for (const auto& track : trace.tracks) {
+    for (const auto& span : track.spans) {
+      const std::string name(trace.name_of(span));
+      total[name] += static_cast<double>(span.end_ns - span.start_ns) / 1e6;
+      instances[name].insert({track.info.rank, span.layer});
+    }
+  }
+  for (auto& [name, ms] : total) ms /= static_cast<double>(instances[name].size());
+  return total;
+}
+}  // namespace
+
+TEST(Runner, AdaptiveReplansFromTheRecentIterationsAndReportsEachSwitch) {
+  eng::EngineConfig c = tiny_config();
+  c.arch = eng::Arch::ScMoE;
+  c.shortcut_position = 2;
+  c.schedule = eng::Schedule::Adaptive;
+  c.dropless = true;  // the tokens per expert, and so the exchanged bytes, change every iteration
+  c.warmup = 3;       // also the re-plan window
+  c.iterations = 7;
+  c.link.enabled = true;
+  c.link.bandwidth_gbps = 0.01;
+  c.link.latency_us = 200;  // communication of the order of the window
+  std::vector<int> slots;
+  std::vector<double> predicted, wall_ms;
+  std::vector<scmoe::prof::Trace> traces;
+  eng::Runner runner;
+  ASSERT_TRUE(runner.start(c, {[&](const eng::IterationResult& r) {
+                                 slots.push_back(r.slot);
+                                 predicted.push_back(r.predicted_ms);
+                                 wall_ms.push_back(r.time_ms);
+                                 traces.push_back(r.trace);
+                               },
+                               nullptr, nullptr})
+                  .empty());
+  const eng::RunSummary s = runner.wait();
+  ASSERT_TRUE(s.error.empty()) << s.error;
+  ASSERT_EQ(slots.size(), 7u);
+  EXPECT_EQ(slots[0], s.chosen_slot);
+  EXPECT_GT(s.predicted_ms, 0.0);
+  for (double p : predicted) EXPECT_GT(p, 0.0);
+  EXPECT_DOUBLE_EQ(s.online_predicted_ms, median_of(predicted));
+  // From iteration 3 on, the window (3 iterations) holds measured iterations only: recompute the rule.
+  for (std::size_t i = 2; i + 1 < slots.size(); ++i) {
+    SCOPED_TRACE(i);
+    std::map<std::string, std::vector<double>> window;
+    std::vector<double> unit_ms;
+    for (std::size_t j = i - 2; j <= i; ++j) {
+      for (const auto& [name, v] : unit_op_ms(traces[j])) window[name].push_back(v);
+      unit_ms.push_back(wall_ms[j] / c.pairs);
+    }
+    const auto med = [&](const char* name) { return median_of(window.at(name)); };
+    // Resolution: median absolute deviation of the unit time (wall / pairs) over the window.
+    const double unit_median = median_of(unit_ms);
+    for (double& v : unit_ms) v = std::abs(v - unit_median);
+    const double resolution = median_of(unit_ms);
+    const double w[] = {med("mlp_l"), med("attn_l+1"), med("shared_expert")};
+    const double d = med("dispatch"), cmb = med("combine");
+    double objective[4], exposed[4], pre = 0.0;
+    for (int k = 1; k <= 4; ++k) {
+      if (k > 1) pre += w[k - 2];
+      const double post = w[0] + w[1] + w[2] - pre;
+      objective[k - 1] = std::abs(pre - d) + std::abs(post - cmb);
+      exposed[k - 1] = std::max(0.0, d - pre) + std::max(0.0, cmb - post);
+    }
+    int best = 1;
+    for (int k = 2; k <= 4; ++k) {
+      const double tol = 1e-9 * std::max({1.0, objective[k - 1], objective[best - 1]});
+      if (objective[k - 1] < objective[best - 1] - tol ||
+          (std::abs(objective[k - 1] - objective[best - 1]) <= tol && exposed[k - 1] < exposed[best - 1] - tol)) {
+        best = k;
+      }
+    }
+    const int current = slots[i];
+    const int expected = exposed[current - 1] - exposed[best - 1] > resolution ? best : current;
+    EXPECT_EQ(slots[i + 1], expected);
+  }
+  // Every change of K is reported once, at the first iteration that ran the new K.
+  std::size_t changes = 0;
+  for (std::size_t i = 1; i < slots.size(); ++i) {
+    if (slots[i] == slots[i - 1]) continue;
+    ASSERT_LT(changes, s.slot_switches.size());
+    const eng::SlotSwitch& sw = s.slot_switches[changes++];
+    EXPECT_EQ(sw.iteration, static_cast<int>(i));
+    EXPECT_EQ(sw.from_slot, slots[i - 1]);
+    EXPECT_EQ(sw.to_slot, slots[i]);
+    EXPECT_GT(sw.exposed_from_ms, sw.exposed_to_ms);
+  }
+  EXPECT_EQ(changes, s.slot_switches.size());
 }

@@ -21,6 +21,13 @@ prof::cost::Arch to_cost_arch(Arch arch) {
 
 int top_k(Arch arch) { return prof::cost::routed_copies(to_cost_arch(arch)); }
 
+prof::cost::RoutedWork routed_work(const EngineConfig& config) {
+  prof::cost::RoutedWork work;
+  if (config.link.enabled) work.link_latency_ms = config.link.latency_us / 1000.0;
+  work.local_experts = config.ep_size > 0 ? config.num_experts / config.ep_size : 0;
+  return work;
+}
+
 namespace {
 
 at::Tensor attention(const AttentionWeights& w, const at::Tensor& x, const EngineConfig& c) {

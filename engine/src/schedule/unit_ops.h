@@ -41,6 +41,8 @@ struct UnitContext {
 
 prof::cost::Arch to_cost_arch(Arch arch);
 int top_k(Arch arch);
+// What the routed ops of a run with `config` are made of, for prof::cost::times_for_arch.
+prof::cost::RoutedWork routed_work(const EngineConfig& config);
 
 // Runs `op` (chunk `chunk` of the pipelined ops) of one unit.
 void run_unit_op(prof::cost::Op op, int chunk, const UnitContext& ctx, UnitState& s);

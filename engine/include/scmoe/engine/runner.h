@@ -28,6 +28,19 @@ struct IterationResult {
   double aux_loss = 0.0;
   std::vector<ShortcutSimilarity> similarity;
   prof::Trace trace;                // every operator of this iteration, per rank and lane
+  int slot = 0;                     // K this iteration ran with (shortcut archs; adaptive may re-plan it)
+  // Cost model's prediction of time_ms made before the iteration ran, from the op times and overheads of
+  // the iterations before it (the re-plan window); 0 for the top-2 twin in A/B mode.
+  double predicted_ms = 0.0;
+};
+
+// The adaptive schedule switched K during the measured iterations (the recent op times moved).
+struct SlotSwitch {
+  int iteration = 0;                // the first iteration that ran with to_slot
+  int from_slot = 0;
+  int to_slot = 0;
+  double exposed_from_ms = 0.0;     // X(K) of both slots for the recent op times, one unit
+  double exposed_to_ms = 0.0;
 };
 
 struct RunSummary {
@@ -38,13 +51,21 @@ struct RunSummary {
   double speedup_x = 0.0;           // top2 / arch (A/B mode)
   double speedup_low_x = 0.0;       // spread of the speedup (A/B mode): 25th..75th percentile
   double speedup_high_x = 0.0;
-  int chosen_slot = 0;              // K used (adaptive: K*)
+  int chosen_slot = 0;              // K used (adaptive: K* after warm-up; re-plans in slot_switches)
   // Added for the adaptive scheduler and the what-if view:
   int iterations_done = 0;          // measured iterations of the chosen arch
   double time_saved_pct = 0.0;      // A/B: 100 * (1 - median_ms / top2_median_ms), the paper's "% time"
   prof::cost::OpTimes op_times;     // medians over the warm-up iterations, one unit (empty: no warm-up)
   std::vector<prof::cost::SlotRow> slot_table;  // per-K table for one unit (shortcut archs)
-  double predicted_ms = 0.0;        // cost model: units x predicted unit time with the slot used
+  // Cost model: the iteration time with the slot chosen after warm-up, predicted before the measured
+  // iterations from the per-rank op times and the overheads (hand-off, collective start, step gap, frame)
+  // measured in warm-up iterations that ran that plan (prof::cost::predict_iteration_ms).
+  double predicted_ms = 0.0;
+  // Median over the measured iterations of each one's IterationResult::predicted_ms: the same model fed
+  // with the iterations just before (it follows a machine whose load drifts during the run).
+  double online_predicted_ms = 0.0;
+  prof::cost::Overheads overheads;  // measured in the warm-up iterations of the plan
+  std::vector<SlotSwitch> slot_switches;  // adaptive re-plans during the measured iterations
   double predicted_top2_ms = 0.0;   // cost model: top-2 from the same op times (what-if speedup)
   prof::Trace predicted_trace;      // cost model timeline of one iteration (spans flagged predicted)
 };
