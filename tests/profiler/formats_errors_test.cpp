@@ -114,8 +114,8 @@ TEST(JsonImportErrors, BrokenGzip) {
   EXPECT_NE(missing.error.find("cannot open"), std::string::npos);
 }
 
-// A native file built by hand around a payload, so each field can be broken on purpose.
-std::string native_file(const std::string& payload, std::uint32_t version = formats::kNativeVersion) {
+// A version 1 native file built by hand around a payload, so each field can be broken on purpose.
+std::string native_file(const std::string& payload, std::uint32_t version = formats::kNativeVersion1) {
   std::string compressed(ZSTD_compressBound(payload.size()), '\0');
   compressed.resize(ZSTD_compress(compressed.data(), compressed.size(), payload.data(), payload.size(), 1));
   std::string file(32, '\0');
@@ -132,7 +132,7 @@ TEST(NativeErrors, HeaderProblemsNameTheOffset) {
   const Trace t = testing::make_sample_trace();
   const std::string good = formats::encode_native(t);
   EXPECT_NE(load_error(dir, good.substr(0, 20), "a.scmoe").find("byte 20: expected a 32-byte header"), std::string::npos);
-  EXPECT_NE(load_error(dir, native_file(formats::encode_native_payload(t), 99), "b.scmoe").find("byte 8: expected format version 1"),
+  EXPECT_NE(load_error(dir, native_file(formats::encode_native_payload(t), 99), "b.scmoe").find("byte 8: expected format version 1 or 2, got 99"),
             std::string::npos);
   EXPECT_NE(load_error(dir, good.substr(0, good.size() - 7), "c.scmoe").find("byte 24: expected a compressed size"),
             std::string::npos);
@@ -184,6 +184,80 @@ TEST(NativeErrors, SpanNameIndexOutOfRange) {
   std::memcpy(payload.data() + name_at, &name, 4);
   const std::string err = load_error(dir, native_file(payload), "n.scmoe");
   EXPECT_NE(err.find("expected a name id below the string count (span 0 of track 0)"), std::string::npos) << err;
+}
+
+// Version 2 files: the fields around the span blocks, and bad spans in a later block.
+std::uint64_t u64_at(const std::string& bytes, std::size_t offset) {
+  std::uint64_t v = 0;
+  std::memcpy(&v, bytes.data() + offset, 8);
+  return v;
+}
+
+// One track of `spans` spans named "a"; span `bad` gets what `spoil` does to it.
+Trace one_track(std::size_t spans, std::size_t bad, void (*spoil)(Span&)) {
+  Trace t;
+  const auto track = t.track_for({0, 0, DeviceKind::Gpu, TrackKind::CudaStream, 7, "stream 7"});
+  const std::uint32_t name = t.strings.intern("a");
+  for (std::size_t i = 0; i < spans; ++i) {
+    Span s;
+    s.start_ns = static_cast<std::int64_t>(i) * 10;
+    s.end_ns = s.start_ns + 5;
+    s.name = name;
+    if (i == bad) spoil(s);
+    t.tracks[track].spans.push_back(s);
+  }
+  return t;
+}
+
+TEST(NativeErrors, Version2SizesNameTheirOffsets) {
+  TempDir dir;
+  const std::string good = formats::encode_native(testing::make_sample_trace());
+  std::uint32_t version = 0;
+  std::memcpy(&version, good.data() + 8, 4);
+  ASSERT_EQ(version, 2u);
+  // The payload size in the header counts the meta payload (its size at byte 32) and 40 bytes a span.
+  const std::uint64_t payload = u64_at(good, 16), meta = u64_at(good, 32);
+  ASSERT_EQ(payload, meta + 40 * testing::make_sample_trace().span_count());
+  std::string wrong_payload = good;
+  const std::uint64_t more = payload + 40;
+  std::memcpy(wrong_payload.data() + 16, &more, 8);
+  EXPECT_NE(load_error(dir, wrong_payload, "a.scmoe").find("byte 16: expected a payload size of " + std::to_string(payload)),
+            std::string::npos);
+  std::string wrong_meta = good;
+  const std::uint64_t huge = good.size();
+  std::memcpy(wrong_meta.data() + 40, &huge, 8);
+  EXPECT_NE(load_error(dir, wrong_meta, "b.scmoe").find("byte 40: expected a compressed meta size within the file"),
+            std::string::npos);
+  EXPECT_NE(load_error(dir, good.substr(0, 40), "c.scmoe").find("byte 24: expected a compressed size"), std::string::npos);
+}
+
+TEST(NativeErrors, Version2BadSpanInALaterBlockNamesItsPayloadOffset) {
+  TempDir dir;
+  // 20000 spans: blocks of 8192, so span 9000 is span 808 of the second block, whose columns start
+  // 8192 * 40 bytes after the meta payload.
+  const Trace bad_name = one_track(20000, 9000, [](Span& s) { s.name = 5; });
+  const std::string file = formats::encode_native(bad_name);
+  const std::string second_block = "payload byte " + std::to_string(u64_at(file, 32) + 8192 * 40);
+  std::string err = load_error(dir, file, "n.scmoe");
+  EXPECT_NE(err.find(second_block + ": expected a name id below the string count (span 9000 of track 0)"), std::string::npos)
+      << err;
+  const Trace negative = one_track(20000, 19999, [](Span& s) { s.end_ns = s.start_ns - 1; });
+  const std::string file2 = formats::encode_native(negative);
+  err = load_error(dir, file2, "d.scmoe");
+  EXPECT_NE(err.find("payload byte " + std::to_string(u64_at(file2, 32) + 2 * 8192 * 40) +
+                     ": expected a non-negative duration within int64 (span 19999 of track 0)"),
+            std::string::npos)
+      << err;
+}
+
+TEST(NativeErrors, Version2DamagedBlockNamesTheFile) {
+  TempDir dir;
+  std::string file = formats::encode_native(one_track(20000, 20000, [](Span&) {}));
+  // The last block's frame ends with its checksum: flip a byte of it.
+  file[file.size() - 2] = static_cast<char>(file[file.size() - 2] ^ 0x40);
+  const std::string err = load_error(dir, file, "z.scmoe");
+  EXPECT_NE(err.find("expected a valid zstd frame"), std::string::npos) << err;
+  EXPECT_NE(err.find("(span block of track 0)"), std::string::npos) << err;
 }
 
 }  // namespace

@@ -2,6 +2,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstring>
+#include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
 
@@ -30,6 +32,66 @@ TEST(NativeFormat, RoundTripsEveryField) {
   EXPECT_EQ(bytes.substr(0, 8), "SCMOETRC");  // what packaging/scmoe-studio-mime.xml matches
   const Trace loaded = load_one(dir.file("t.scmoe"));
   testing::expect_same_trace(original, loaded);
+}
+
+TEST(NativeFormat, ReadsVersion1Files) {
+  TempDir dir;
+  const Trace original = testing::make_sample_trace();
+  const std::string v1 = formats::encode_native_v1(original);
+  std::uint32_t version = 0;
+  std::memcpy(&version, v1.data() + 8, 4);
+  ASSERT_EQ(version, 1u);
+  testing::write_text(dir.file("v1.scmoe"), v1);
+  testing::expect_same_trace(original, load_one(dir.file("v1.scmoe")));
+}
+
+// Many span blocks (8192 spans each) in tracks of different lengths, decoded in parallel: every field of
+// every span comes back, including starts that go backwards and the extremes of int64.
+TEST(NativeFormat, RoundTripsManyBlocks) {
+  TempDir dir;
+  Trace original;
+  std::vector<std::uint32_t> names;
+  for (int i = 0; i < 50; ++i) names.push_back(original.strings.intern("op " + std::to_string(i)));
+  original.args.push_back({{names[0], "v"}});
+  const std::size_t lengths[] = {1, 8191, 8192, 8193, 40000, 0, 17};
+  std::uint64_t x = 12345;
+  auto next = [&] { return x = x * 6364136223846793005ull + 1442695040888963407ull; };
+  for (std::size_t k = 0; k < std::size(lengths); ++k) {
+    const auto track = original.track_for({static_cast<std::int32_t>(k), 0, DeviceKind::Gpu, TrackKind::CudaStream,
+                                           static_cast<std::int64_t>(k), "s" + std::to_string(k)});
+    for (std::size_t i = 0; i < lengths[k]; ++i) {
+      Span s;
+      s.start_ns = static_cast<std::int64_t>(next() >> 20) - (std::int64_t{1} << 43);
+      s.end_ns = s.start_ns + static_cast<std::int64_t>(next() % 1000000);
+      if (i == 3) s.start_ns = s.end_ns = std::numeric_limits<std::int64_t>::min();
+      if (i == 4) s.start_ns = s.end_ns = std::numeric_limits<std::int64_t>::max();
+      s.name = names[next() % names.size()];
+      s.args = next() % 3 == 0 ? 0 : kNoArgs;
+      s.layer = static_cast<std::int32_t>(next() % 100) - 1;
+      s.iteration = static_cast<std::int32_t>(next());
+      s.op_instance = static_cast<std::int32_t>(next() % 7) - 1;
+      s.category = static_cast<Category>(next() % kCategoryCount);
+      s.flags = static_cast<std::uint8_t>(next());
+      s.depth = static_cast<std::uint16_t>(next());
+      original.tracks[track].spans.push_back(s);
+    }
+  }
+  original.flows.push_back({{4, 39999}, {1, 0}, FlowKind::Launch});
+  ASSERT_EQ(formats::save_trace(original, dir.file("m.scmoe")), "");
+  const Trace loaded = load_one(dir.file("m.scmoe"));
+  testing::expect_same_trace(original, loaded);
+  ASSERT_EQ(loaded.tracks.size(), std::size(lengths));
+  for (std::size_t k = 0; k < std::size(lengths); ++k) {
+    ASSERT_EQ(loaded.tracks[k].spans.size(), lengths[k]);
+    for (std::size_t i = 0; i < lengths[k]; ++i) {
+      const Span& a = original.tracks[k].spans[i];
+      const Span& b = loaded.tracks[k].spans[i];
+      ASSERT_TRUE(a.start_ns == b.start_ns && a.end_ns == b.end_ns && a.name == b.name && a.args == b.args &&
+                  a.layer == b.layer && a.iteration == b.iteration && a.op_instance == b.op_instance &&
+                  a.category == b.category && a.flags == b.flags && a.depth == b.depth)
+          << "track " << k << " span " << i;
+    }
+  }
 }
 
 TEST(NativeFormat, RoundTripsAKinetoFixture) {

@@ -2,15 +2,23 @@
 //
 // Layout (little-endian):
 //   header, 32 bytes: magic "SCMOETRC" (the MIME type in packaging/ matches it at offset 0), u32 version,
-//                     u32 flags (0), u64 payload size (uncompressed), u64 compressed size
-//   one zstd frame (with checksum) holding the payload, a sequence of tagged sections:
+//                     u32 flags (0), u64 payload size (uncompressed), u64 compressed size (rest of the file)
+//   The payload is a sequence of tagged sections:
 //     "STRS" string table   "RANK" ranks   "META" metadata   "DROP" dropped records
-//     "ARGS" arg lists      "TRKS" tracks, each with its spans as columns (start deltas, durations, names,
-//                           args, layers, iterations, op instances, categories, flags, depths)
-//     "FLOW" flows          "END " end
+//     "ARGS" arg lists      "TRKS" tracks   "FLOW" flows     "END " end
+//   and the spans of each track as columns (start deltas, durations, names, args, layers, iterations, op
+//   instances, categories, flags, depths: 40 bytes a span).
+//   Version 2 (written now): u64 meta payload size, u64 meta compressed size, then one zstd frame with the
+//     sections (TRKS gives each track's span count; a "BLKS" section before FLOW gives the spans per block
+//     and each block's compressed size), then the span blocks: every track's spans cut into blocks of up
+//     to 8192, each block its own zstd frame of columns whose start deltas begin at 0. Blocks decode
+//     independently, in parallel and straight into the tracks' span vectors; the payload size counts the
+//     meta payload and 40 bytes per span.
+//   Version 1 (still read): one zstd frame holding the whole payload, each track's columns inline in TRKS.
 // Columns with delta-coded starts compress several times better than packed structs and decode with one
-// sequential pass per column. The reader checks every length, index and enum and reports the byte
-// offset of the first bad field.
+// sequential pass. The reader checks every length, index and enum and reports the byte offset of the
+// first bad field: "byte N" in the file (header, zstd frames), "payload byte N" in the uncompressed
+// payload (the meta payload first, then the blocks in file order).
 #pragma once
 
 #include <cstdint>
@@ -22,13 +30,16 @@
 namespace scmoe::prof::formats {
 
 inline constexpr std::string_view kNativeMagic = "SCMOETRC";
-inline constexpr std::uint32_t kNativeVersion = 1;
+inline constexpr std::uint32_t kNativeVersion = 2;   // written
+inline constexpr std::uint32_t kNativeVersion1 = 1;  // still read
 inline constexpr std::size_t kNativeHeaderSize = 32;
 
-// The uncompressed payload (exposed so benchmarks can measure payload bytes).
+// The uncompressed version 1 payload (tests build version 1 files from it).
 std::string encode_native_payload(const Trace& trace);
-// Header + compressed payload.
-std::string encode_native(const Trace& trace, int zstd_level = 3);
+// A version 1 file: header + the payload as one zstd frame.
+std::string encode_native_v1(const Trace& trace, int zstd_level = 1);
+// A version 2 file (what save_native writes); its header's payload size counts the uncompressed bytes.
+std::string encode_native(const Trace& trace, int zstd_level = 1);
 // Saves atomically. Returns "" or an error.
 std::string save_native(const Trace& trace, const std::string& path);
 
