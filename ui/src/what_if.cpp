@@ -61,7 +61,12 @@ double rescale_comm_ms(double measured_ms, const engine::EngineConfig& from, con
 namespace {
 
 prof::cost::OpTimes times_for(const MeasuredOps& measured, const engine::EngineConfig& target, prof::cost::Arch arch) {
-  prof::cost::OpTimes t = prof::cost::times_for_arch(measured.times, measured.arch, arch);
+  // What the measured routed ops were made of: the measured run's link latency (not scaled with the
+  // routed copies) and its expert calls per rank (to split the expert time into per-call and per-row parts).
+  prof::cost::RoutedWork work;
+  if (measured.config.link.enabled) work.link_latency_ms = measured.config.link.latency_us / 1000.0;
+  if (measured.config.ep_size > 0) work.local_experts = measured.config.num_experts / measured.config.ep_size;
+  prof::cost::OpTimes t = prof::cost::times_for_arch(measured.times, measured.arch, arch, work);
   t[Op::Dispatch] = rescale_comm_ms(t[Op::Dispatch], measured.config, target);
   t[Op::Combine] = rescale_comm_ms(t[Op::Combine], measured.config, target);
   return t;
