@@ -252,6 +252,15 @@ def sleep_cycles_per_ms():
     return statistics.median(rates)
 
 
+def sleep_ratio(stream, cycles_per_ms, x, w, s, link):
+    """Median over the exchanges of one top2 and one scmoe K=2 iteration of measured / modelled sleep time."""
+    probe = Comm(stream, cycles_per_ms, record=True)
+    pair_top2(x, w, s, probe, link)
+    pair_scmoe_pos2(x, w, s, probe, link, 2)
+    torch.cuda.synchronize()
+    return statistics.median(b.elapsed_time(e) / ms for ms, b, e in probe.spans)
+
+
 def moe_compute_ms(x, w, s, iterations, warmup, cuda):
     """top-2's MoE compute (gate + encode + experts + decode), for the link calibration."""
     def fn():
@@ -348,21 +357,22 @@ def main():
             source = "given (--link)"
             if link is None:
                 link, source = calibrate(share, moe_ms, s), "calibrated here"
+            if cuda:
+                # The SM clock under the pair's load is not the idle clock _sleep was converted with: fit the
+                # cycles per ms on the sleeps of real iterations until they take the modelled time.
+                for _ in range(3):
+                    comm.cycles_per_ms *= 1.0 / sleep_ratio(comm_stream, comm.cycles_per_ms, x, w, s, link)
             top2 = timed(lambda: pair_top2(x, w, s, comm, link), it, wu, cuda)
             per_k = {k: timed(lambda: pair_scmoe_pos2(x, w, s, comm, link, k), it, wu, cuda) for k in range(1, 5)}
             best_k = min(per_k, key=per_k.get)
-            # One traced iteration: the sleeps actually taken against the modelled exchange time.
-            probe = Comm(comm_stream, cycles, record=True)
-            pair_top2(x, w, s, probe, link)
-            if cuda:
-                torch.cuda.synchronize()
-            sleeps = [{"modelled_ms": ms, "measured_ms": b.elapsed_time(e)} for ms, b, e in probe.spans]
+            sleeps = sleep_ratio(comm_stream, comm.cycles_per_ms, x, w, s, link) if cuda else None
             result["regimes"].append({
                 "regime": regime, "comm_share_target": share,
                 "link": {"bandwidth_gbps": link[0], "latency_us": link[1], "source": source},
                 "top2_exchange_ms": link_ms(s.tokens, 2, s.hidden, link),
                 "top1_exchange_ms": link_ms(s.tokens, 1, s.hidden, link),
-                "top2_sleeps": sleeps,
+                "sleep_cycles_per_ms_fitted": comm.cycles_per_ms,
+                "sleep_measured_over_modelled": sleeps,
                 "top2_ms": top2, "top2_nocomm_ms": bound_top2,
                 "scmoe_pos2_ms": {str(k): v for k, v in per_k.items()},
                 "best_k": best_k, "best_ms": per_k[best_k], "best_speedup_x": top2 / per_k[best_k],
