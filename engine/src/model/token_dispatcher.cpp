@@ -18,9 +18,16 @@
 namespace scmoe::engine {
 
 namespace {
-// Index tensors are built on the host and used where the rows live (a no-op on the CPU).
+// Index and weight tensors are built on the host and used where the rows live. To a GPU they go from
+// pinned memory without waiting: a pageable copy would make the lane thread wait until its stream has run
+// everything launched before, and the lane could no longer launch ahead. (No-op on the CPU.)
+at::Tensor on_device(const at::Tensor& host, const at::Device& device) {
+  if (device.is_cpu()) return host;
+  return host.pin_memory().to(device, /*non_blocking=*/true);
+}
+
 at::Tensor long_tensor(const std::vector<std::int64_t>& values, const at::Device& device) {
-  return at::tensor(at::ArrayRef<std::int64_t>(values), at::TensorOptions().dtype(at::kLong)).to(device);
+  return on_device(at::tensor(at::ArrayRef<std::int64_t>(values), at::TensorOptions().dtype(at::kLong)), device);
 }
 
 #if SCMOE_HAVE_GROUPED_MM
@@ -43,7 +50,7 @@ at::Tensor grouped_experts(const at::Tensor& received, const std::vector<std::ve
     ends.push_back(static_cast<std::int32_t>(order.size()));
   }
   const at::Device device = received.device();
-  const at::Tensor offs = at::tensor(at::ArrayRef<std::int32_t>(ends), at::TensorOptions().dtype(at::kInt)).to(device);
+  const at::Tensor offs = on_device(at::tensor(at::ArrayRef<std::int32_t>(ends), at::TensorOptions().dtype(at::kInt)), device);
   const at::Tensor group = long_tensor(group_of_row, device);
   const at::Tensor index = in_order ? at::Tensor() : long_tensor(order, device);
   const at::Tensor x = in_order ? received : received.index_select(0, index);
@@ -94,7 +101,7 @@ std::vector<DispatchPacket> encode(const at::Tensor& x, const Routing& routing, 
       p.splits[static_cast<std::size_t>(e / experts_per_rank)] += static_cast<std::int64_t>(b.size());
     }
     p.token = long_tensor(token, x.device());
-    p.weight = at::tensor(at::ArrayRef<float>(w), at::TensorOptions().dtype(at::kFloat)).to(x.device());
+    p.weight = on_device(at::tensor(at::ArrayRef<float>(w), at::TensorOptions().dtype(at::kFloat)), x.device());
     p.rows = x.index_select(0, p.token);
     packets.push_back(std::move(p));
   }
