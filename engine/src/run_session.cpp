@@ -59,8 +59,18 @@ class RecentIterations {
   // against the plan that produced them).
   double predict_ms(const cost::Plan& plan, const cost::Plan& ran, const cost::UnitShape& shape, int units,
                     cost::Overheads* overheads = nullptr) const {
+    return predict_other_ms(plan, ran, shape, shape.arch, {}, units, overheads);
+  }
+
+  // The same for another arch's plan: every rank's measured op times converted by times_for_arch.
+  double predict_other_ms(const cost::Plan& plan, const cost::Plan& ran, const cost::UnitShape& shape,
+                          cost::Arch target, const cost::RoutedWork& work, int units,
+                          cost::Overheads* overheads = nullptr) const {
     std::vector<std::vector<cost::OpTimes>> samples;
-    for (const prof::Trace& t : traces_) samples.push_back(cost::measured_op_times_per_rank(t));
+    for (const prof::Trace& t : traces_) {
+      samples.push_back(cost::measured_op_times_per_rank(t));
+      for (cost::OpTimes& rank : samples.back()) rank = cost::times_for_arch(rank, shape.arch, target, work);
+    }
     const cost::Overheads o = cost::measured_overheads(traces_, wall_ms_, ran, shape);
     if (overheads) *overheads = o;
     return cost::predict_iteration_ms(plan, samples, shape.chunks, units, o);
@@ -143,10 +153,10 @@ RunSummary run_session(const EngineConfig& config, const RunCallbacks& callbacks
     }
     if (!warmup_traces.empty()) {
       summary.predicted_ms = recent.predict_ms(plan, plan, shape, units, &summary.overheads);
+      // Top-2 from the same iterations: each rank's op times converted to two routed copies, through
+      // top-2's plan with the overheads measured here.
       summary.predicted_top2_ms =
-          units * cost::simulate_ms(top2_plan, cost::times_for_arch(summary.op_times, shape.arch, cost::Arch::Top2,
-                                                                    routed_work(config)),
-                                    shape.chunks);
+          recent.predict_other_ms(top2_plan, plan, shape, cost::Arch::Top2, routed_work(config), units);
       summary.predicted_trace = cost::predicted_timeline(plan, summary.op_times, shape.chunks, units, config.link.enabled);
     }
 

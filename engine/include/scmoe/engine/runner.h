@@ -66,7 +66,7 @@ struct RunSummary {
   double online_predicted_ms = 0.0;
   prof::cost::Overheads overheads;  // measured in the warm-up iterations of the plan
   std::vector<SlotSwitch> slot_switches;  // adaptive re-plans during the measured iterations
-  double predicted_top2_ms = 0.0;   // cost model: top-2 from the same op times (what-if speedup)
+  double predicted_top2_ms = 0.0;   // cost model: top-2 from the same warm-up iterations (times_for_arch)
   prof::Trace predicted_trace;      // cost model timeline of one iteration (spans flagged predicted)
 };
 
