@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <limits>
 #include <random>
+#include <stdexcept>
 #include <string>
 
 #include "model/weights.h"
@@ -69,6 +70,27 @@ double relative_error(const at::Tensor& got, const at::Tensor& want) {
 // Fills the caching allocator's free memory with NaN, so an output element the engine never wrote shows.
 void poison_device_memory() {
   at::full({64 << 20}, std::numeric_limits<float>::quiet_NaN(), at::TensorOptions().device(at::kCUDA)).reset();
+}
+
+// Runs everywhere: where the engine cannot use a GPU, device = cuda is one error naming "device" before
+// anything runs; where it can, asking for more GPUs than the machine has is that error.
+TEST(EngineGpuConfig, AnUnusableGpuIsOneDeviceErrorBeforeAnythingRuns) {
+  EngineConfig c = gpu_config(Arch::ScMoE);
+  if (!cuda_device_error(c)) {
+    c.gpu_devices = c.ep_size = 4096;
+    c.num_experts = 4096;
+  }
+  const auto error = cuda_device_error(c);
+  ASSERT_TRUE(error.has_value());
+  EXPECT_EQ(error->field, "device");
+  EXPECT_FALSE(error->message.empty());
+  try {
+    make_weights(c);
+    FAIL() << "make_weights placed weights on an unusable device";
+  } catch (const std::runtime_error& e) {
+    EXPECT_EQ(std::string(e.what()), "device: " + error->message);
+  }
+  EXPECT_FALSE(cuda_device_error(cpu_twin(c)).has_value());
 }
 
 class EngineGpu : public ::testing::Test {
