@@ -92,10 +92,9 @@ void NcclCommunicator::wait_stream(cudaStream_t stream, const std::string& what)
         query = cudaEventQuery(passed_);
         if (query != cudaErrorNotReady) return true;
         // A failed peer shows up here while our kernels wait for it.
-        if (ncclCommGetAsyncError(comm_, &state) != ncclSuccess || (state != ncclSuccess && state != ncclInProgress)) {
-          return true;
-        }
-        return false;
+        const ncclResult_t status = ncclCommGetAsyncError(comm_, &state);
+        if (status != ncclSuccess) state = status;
+        return state != ncclSuccess && state != ncclInProgress;
       },
       &abort_, deadline());
   if (end == PollEnd::Aborted) fail_cancelled();
