@@ -214,11 +214,13 @@ TEST(Runner, AdaptiveReplansFromTheRecentIterationsAndReportsEachSwitch) {
       objective[k - 1] = std::abs(pre - d) + std::abs(post - cmb);
       exposed[k - 1] = std::max(0.0, d - pre) + std::max(0.0, cmb - post);
     }
+    // argmin of the objective; rounding-level ties (1e-9 relative) go to the less exposed, then smaller K.
+    const auto same = [](double a, double b) { return std::abs(a - b) <= 1e-9 * std::max({1.0, a, b}); };
     int best = 1;
     for (int k = 2; k <= 4; ++k) {
-      const double tol = 1e-9 * std::max({1.0, objective[k - 1], objective[best - 1]});
-      if (objective[k - 1] < objective[best - 1] - tol ||
-          (std::abs(objective[k - 1] - objective[best - 1]) <= tol && exposed[k - 1] < exposed[best - 1] - tol)) {
+      if (same(objective[k - 1], objective[best - 1])) {
+        if (!same(exposed[k - 1], exposed[best - 1]) && exposed[k - 1] < exposed[best - 1]) best = k;
+      } else if (objective[k - 1] < objective[best - 1]) {
         best = k;
       }
     }
