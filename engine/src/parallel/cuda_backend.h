@@ -28,6 +28,11 @@ class CudaBackend {  // one per process, from load_cuda_backend()
   // ranks == 1 gives a 1-rank communicator). Non-blocking init, async error polling and ncclCommAbort on
   // error, timeout or `abort`: errors surface as exceptions naming the NCCL error, never a hang.
   // `abort` must outlive the communicators.
+  // Streams: a communicator issues on the calling thread's current LibTorch stream (the comm lane's). It
+  // marks the rows passed to all_to_all as used on that stream; the tensor all_to_all returns is allocated
+  // on it, so a consumer on another stream must mark it used there too
+  // (c10::impl::VirtualGuardImpl::recordDataPtrOnStream) before dropping it, or the caching allocator may
+  // hand its memory to the comm stream's next allocation while the consumer still reads it.
   virtual std::vector<std::unique_ptr<Communicator>> make_local_group(int ranks, const AbortSignal& abort) = 0;
   // Multi-process / multi-node: rank `rank` of `world`, unique id exchanged through c10d::TCPStore at
   // host:port (rank 0 is the store's server), on local GPU `device`.
