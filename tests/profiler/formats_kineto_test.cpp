@@ -192,5 +192,34 @@ TEST(KinetoImport, HostOpsNestWithDepth) {
   EXPECT_EQ(spans[3].depth, 0);
 }
 
+TEST(KinetoImport, EscapedKeysAndStringsReadTheSameAsPlainOnes) {
+  // Keys and strings without escapes are taken straight from the input; escaped ones are unescaped. Both
+  // must give the same fields: "n\u0061me" is "name", "\u0063at" is "cat", and so on.
+  testing::TempDir dir;
+  testing::write_text(dir.file("t.json"), R"({"traceEvents":[
+    {"ph":"X", "n\u0061me" : "a\"b\\c\u00e9", "pid":1, "tid":2, "ts":10, "dur":5, "args": {"k\u0065y": "v\/w", "plain" :  "x y" }},
+    {"p\u0068":"X","name":"kernel \u0041","\u0063at":"kernel","pid":"gpu 0","tid":7,"ts":20,"dur":1,"args":{"device":0,"stream":7}}
+  ]})");
+  const formats::LoadResult r = formats::load_traces({dir.file("t.json")});
+  ASSERT_TRUE(r.trace) << r.error;
+  const Trace& t = *r.trace;
+  ASSERT_EQ(t.span_count(), 2u);
+  const Span* host = nullptr;
+  const Span* gpu = nullptr;
+  for (const Track& track : t.tracks) {
+    for (const Span& s : track.spans) (track.info.kind == TrackKind::CudaStream ? gpu : host) = &s;
+  }
+  ASSERT_TRUE(host && gpu);
+  EXPECT_EQ(t.name_of(*host), "a\"b\\c\xC3\xA9");
+  EXPECT_EQ(t.name_of(*gpu), "kernel A");
+  ASSERT_NE(host->args, kNoArgs);
+  const ArgList& args = t.args[host->args];
+  ASSERT_EQ(args.size(), 2u);
+  EXPECT_EQ(t.strings.view(args[0].key), "key");
+  EXPECT_EQ(args[0].value, "v/w");
+  EXPECT_EQ(t.strings.view(args[1].key), "plain");
+  EXPECT_EQ(args[1].value, "x y");
+}
+
 }  // namespace
 }  // namespace scmoe::prof
