@@ -11,7 +11,9 @@
 # build/gpu-check/results.
 #
 # Environment: SCMOE_CHECK_BUDGET_S (overall seconds, default 570; every phase limit scales with it),
-# SCMOE_CHECK_FULL=1 (the benchmark without --quick), SCMOE_CHECK_JOBS (build jobs, default nproc).
+# SCMOE_CHECK_FULL=1 (the benchmark without --quick), SCMOE_CHECK_JOBS (build jobs, default nproc),
+# SCMOE_CHECK_TARGETS (space-separated build targets instead of all, for a second try short of time; the
+# GPU tests of targets not built do not run).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -147,7 +149,7 @@ set(missing "")
 foreach(pkg zstd ZLIB simdjson nlohmann_json tomlplusplus CLI11 GTest benchmark)
   find_package(${pkg} QUIET)
   if(${pkg}_FOUND)
-    message(STATUS "found ${pkg} ${${pkg}_VERSION} ${${pkg}_DIR}")
+    message(STATUS "found ${pkg} ${${pkg}_VERSION} ${${pkg}_DIR}${${pkg}_LIBRARIES}")
   else()
     list(APPEND missing ${pkg})
   endif()
@@ -187,7 +189,12 @@ fi
 grep -E "ScMoE Studio|CUDA toolkit|not found" "$RESULTS/configure.log" || true
 
 # ---- Phase 3: build ------------------------------------------------------------------------------------
-if ! run_phase build 330 tail cmake --build "$BUILD" -j "$JOBS"; then
+BUILD_ARGS=(--build "$BUILD" -j "$JOBS")
+if [[ -n ${SCMOE_CHECK_TARGETS:-} ]]; then
+  read -r -a targets <<<"$SCMOE_CHECK_TARGETS"
+  BUILD_ARGS+=(--target "${targets[@]}")
+fi
+if ! run_phase build 330 tail cmake "${BUILD_ARGS[@]}"; then
   show_tail "$RESULTS/build.log"
   stop 4 "build failed (see $RESULTS/build.log)"
 fi
