@@ -47,16 +47,15 @@ TEST(NativeFormat, ReadsVersion1Files) {
 
 // Many span blocks (8192 spans each) in tracks of different lengths, decoded in parallel: every field of
 // every span comes back, including starts that go backwards and the extremes of int64.
-TEST(NativeFormat, RoundTripsManyBlocks) {
+void expect_blocks_round_trip(const std::vector<std::size_t>& lengths) {
   TempDir dir;
   Trace original;
   std::vector<std::uint32_t> names;
   for (int i = 0; i < 50; ++i) names.push_back(original.strings.intern("op " + std::to_string(i)));
   original.args.push_back({{names[0], "v"}});
-  const std::size_t lengths[] = {1, 8191, 8192, 8193, 40000, 0, 17};
   std::uint64_t x = 12345;
   auto next = [&] { return x = x * 6364136223846793005ull + 1442695040888963407ull; };
-  for (std::size_t k = 0; k < std::size(lengths); ++k) {
+  for (std::size_t k = 0; k < lengths.size(); ++k) {
     const auto track = original.track_for({static_cast<std::int32_t>(k), 0, DeviceKind::Gpu, TrackKind::CudaStream,
                                            static_cast<std::int64_t>(k), "s" + std::to_string(k)});
     for (std::size_t i = 0; i < lengths[k]; ++i) {
@@ -76,12 +75,12 @@ TEST(NativeFormat, RoundTripsManyBlocks) {
       original.tracks[track].spans.push_back(s);
     }
   }
-  original.flows.push_back({{4, 39999}, {1, 0}, FlowKind::Launch});
+  original.flows.push_back({{0, 0}, {static_cast<std::uint32_t>(lengths.size() - 1), 0}, FlowKind::Launch});
   ASSERT_EQ(formats::save_trace(original, dir.file("m.scmoe")), "");
   const Trace loaded = load_one(dir.file("m.scmoe"));
   testing::expect_same_trace(original, loaded);
-  ASSERT_EQ(loaded.tracks.size(), std::size(lengths));
-  for (std::size_t k = 0; k < std::size(lengths); ++k) {
+  ASSERT_EQ(loaded.tracks.size(), lengths.size());
+  for (std::size_t k = 0; k < lengths.size(); ++k) {
     ASSERT_EQ(loaded.tracks[k].spans.size(), lengths[k]);
     for (std::size_t i = 0; i < lengths[k]; ++i) {
       const Span& a = original.tracks[k].spans[i];
@@ -93,6 +92,11 @@ TEST(NativeFormat, RoundTripsManyBlocks) {
     }
   }
 }
+
+// One track with most spans (threads share its blocks), and tracks of similar size (threads take whole
+// tracks): the reader's two ways of sharing the work.
+TEST(NativeFormat, RoundTripsManyBlocksInOneLargeTrack) { expect_blocks_round_trip({1, 8191, 8192, 8193, 40000, 0, 17}); }
+TEST(NativeFormat, RoundTripsManyBlocksInSimilarTracks) { expect_blocks_round_trip({20000, 0, 19999, 16385, 20000, 3}); }
 
 TEST(NativeFormat, RoundTripsAKinetoFixture) {
   TempDir dir;

@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 #include <cstring>
+#include <numeric>
 #include <limits>
 #include <memory>
 #include <new>
@@ -462,8 +463,10 @@ std::string decode_blocks_v2(std::string_view file, std::size_t blocks_at, std::
   };
   std::vector<Block> blocks;
   blocks.reserve(plan.compressed.size());
+  std::vector<std::size_t> first_block(plan.span_counts.size() + 1);  // per track, and the end
   std::size_t file_offset = blocks_at, payload_offset = meta_payload_size;
   for (std::uint32_t t = 0; t < plan.span_counts.size(); ++t) {
+    first_block[t] = blocks.size();
     for (std::uint64_t first = 0; first < plan.span_counts[t]; first += plan.block_spans) {
       const std::uint64_t spans = std::min<std::uint64_t>(plan.block_spans, plan.span_counts[t] - first);
       if (blocks.size() == plan.compressed.size()) return source + ": expected as many span blocks as the tracks need";
@@ -481,6 +484,7 @@ std::string decode_blocks_v2(std::string_view file, std::size_t blocks_at, std::
       payload_offset += spans * kSpanBytes;
     }
   }
+  first_block.back() = blocks.size();
   if (file_offset != file.size()) {
     return source + ": byte " + std::to_string(file_offset) + ": expected the end of the file after the last span block";
   }
@@ -497,7 +501,73 @@ std::string decode_blocks_v2(std::string_view file, std::size_t blocks_at, std::
       error = std::move(what);
     }
   };
-  // Sizing the span vectors writes (and faults in) all their memory: one track per thread at a time.
+  // Each thread decodes a block into a buffer that stays in its cache, checks it and writes the spans in
+  // place. Returns false (after recording why) if the block is bad.
+  const std::size_t buffer_size = static_cast<std::size_t>(plan.block_spans) * kSpanBytes + 1;
+  auto decode_block = [&](std::size_t b, ZSTD_DCtx* ctx, char* buffer, Span* spans) {
+    const Block& k = blocks[b];
+    const std::string_view frame = file.substr(k.file_offset, plan.compressed[b]);
+    if (std::string what = decompress_exact(ctx, frame, buffer, k.spans * kSpanBytes); !what.empty()) {
+      record(b, source + ": byte " + std::to_string(k.file_offset) + ": expected " + what + " (span block of track " +
+                    std::to_string(k.track) + ")");
+      return false;
+    }
+    if (!columns_to_spans(buffer, k.spans, spans, limits)) {
+      std::size_t index = 0;
+      const std::string what = first_bad_span(buffer, k.spans, limits, index);
+      record(b, source + ": " + span_error(k.payload_offset, what, k.first_span + index, k.track));
+      return false;
+    }
+    return true;
+  };
+  auto with_decoder = [&](auto&& f) {
+    std::unique_ptr<ZSTD_DCtx, decltype(&ZSTD_freeDCtx)> ctx(ZSTD_createDCtx(), ZSTD_freeDCtx);
+    std::unique_ptr<char[]> buffer(new (std::nothrow) char[buffer_size]);
+    if (!ctx || !buffer) {
+      record(0, source + ": not enough memory to decode span blocks");
+      return;
+    }
+    f(ctx.get(), buffer.get());
+  };
+  auto out_of_memory = [&](std::size_t t) {
+    record(0, source + ": not enough memory for the " + std::to_string(plan.span_counts[t]) + " spans of track " +
+                  std::to_string(t));
+  };
+  const std::uint64_t total = std::accumulate(plan.span_counts.begin(), plan.span_counts.end(), std::uint64_t{0});
+  const std::uint64_t largest =
+      plan.span_counts.empty() ? 0 : *std::max_element(plan.span_counts.begin(), plan.span_counts.end());
+  std::atomic<std::size_t> next{0};
+  if (largest * threads <= total) {
+    // No track holds more than a thread's share: each thread takes whole tracks, largest first, and grows
+    // each block by block, so a block's spans are initialised and overwritten while in cache.
+    std::vector<std::uint32_t> order(out.tracks.size());
+    std::iota(order.begin(), order.end(), 0u);
+    std::stable_sort(order.begin(), order.end(),
+                     [&](std::uint32_t a, std::uint32_t b) { return plan.span_counts[a] > plan.span_counts[b]; });
+    parallel_for(threads, threads, [&](std::size_t) {
+      with_decoder([&](ZSTD_DCtx* ctx, char* buffer) {
+        for (std::size_t i; !failed && (i = next.fetch_add(1, std::memory_order_relaxed)) < order.size();) {
+          const std::uint32_t t = order[i];
+          std::vector<Span>& spans = out.tracks[t].spans;
+          try {
+            spans.reserve(plan.span_counts[t]);
+          } catch (const std::bad_alloc&) {
+            out_of_memory(t);
+            return;
+          }
+          advise_huge_pages(spans.data(), plan.span_counts[t] * sizeof(Span));
+          prefault(spans.data(), plan.span_counts[t] * sizeof(Span));
+          for (std::size_t b = first_block[t]; b < first_block[t + 1] && !failed; ++b) {
+            spans.resize(spans.size() + blocks[b].spans);  // within the capacity reserved: no reallocation
+            if (!decode_block(b, ctx, buffer, spans.data() + blocks[b].first_span)) return;
+          }
+        }
+      });
+    });
+    return failed ? error : "";
+  }
+  // One track holds most spans: size the vectors first (that writes and faults in all their memory, one
+  // track per thread at a time), then any thread decodes any block.
   parallel_for(out.tracks.size(), threads, [&](std::size_t t) {
     if (failed) return;
     try {
@@ -507,38 +577,17 @@ std::string decode_blocks_v2(std::string_view file, std::size_t blocks_at, std::
       prefault(spans.data(), plan.span_counts[t] * sizeof(Span));
       spans.resize(plan.span_counts[t]);
     } catch (const std::bad_alloc&) {
-      record(0, source + ": not enough memory for the " + std::to_string(plan.span_counts[t]) + " spans of track " +
-                    std::to_string(t));
+      out_of_memory(t);
     }
   });
   if (failed) return error;
-  // Each thread decodes into a buffer that stays in its cache, then writes the spans in place.
-  const std::size_t buffer_size = static_cast<std::size_t>(plan.block_spans) * kSpanBytes + 1;
-  std::atomic<std::size_t> next{0};
-  auto work = [&] {
-    std::unique_ptr<ZSTD_DCtx, decltype(&ZSTD_freeDCtx)> ctx(ZSTD_createDCtx(), ZSTD_freeDCtx);
-    std::unique_ptr<char[]> buffer(new (std::nothrow) char[buffer_size]);
-    if (!ctx || !buffer) {
-      record(0, source + ": not enough memory to decode span blocks");
-      return;
-    }
-    for (std::size_t b; !failed && (b = next.fetch_add(1, std::memory_order_relaxed)) < blocks.size();) {
-      const Block& k = blocks[b];
-      const std::string_view frame = file.substr(k.file_offset, plan.compressed[b]);
-      if (std::string what = decompress_exact(ctx.get(), frame, buffer.get(), k.spans * kSpanBytes); !what.empty()) {
-        record(b, source + ": byte " + std::to_string(k.file_offset) + ": expected " + what + " (span block of track " +
-                      std::to_string(k.track) + ")");
-        continue;
+  parallel_for(threads, threads, [&](std::size_t) {
+    with_decoder([&](ZSTD_DCtx* ctx, char* buffer) {
+      for (std::size_t b; !failed && (b = next.fetch_add(1, std::memory_order_relaxed)) < blocks.size();) {
+        decode_block(b, ctx, buffer, out.tracks[blocks[b].track].spans.data() + blocks[b].first_span);
       }
-      Span* spans = out.tracks[k.track].spans.data() + k.first_span;
-      if (!columns_to_spans(buffer.get(), k.spans, spans, limits)) {
-        std::size_t index = 0;
-        const std::string what = first_bad_span(buffer.get(), k.spans, limits, index);
-        record(b, source + ": " + span_error(k.payload_offset, what, k.first_span + index, k.track));
-      }
-    }
-  };
-  parallel_for(threads, threads, [&](std::size_t) { work(); });
+    });
+  });
   return failed ? error : "";
 }
 
