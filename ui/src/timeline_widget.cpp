@@ -34,6 +34,27 @@ double x_for(TimeWindow w, double plot_width, std::int64_t t) {
   return TimelineWidget::kHeaderWidth + double(t - w.start_ns) * plot_width / double(w.length());
 }
 
+// `top` (translucent) over the opaque `base`, as one opaque colour.
+QColor over(QColor top, QColor base) {
+  const double a = top.alphaF();
+  return QColor::fromRgbF(float(top.redF() * a + base.redF() * (1 - a)), float(top.greenF() * a + base.greenF() * (1 - a)),
+                          float(top.blueF() * a + base.blueF() * (1 - a)));
+}
+
+// Lines as one-pixel rectangles. Qt 6's raster engine hands a QPainter::drawLine longer than about a
+// hundred pixels to its thread pool in pieces of a few pixels each (QT_THREAD_PARALLEL_FILLS): dozens of
+// tasks and waits per frame, which on a busy machine cost more wall time than all the rest of the frame.
+// An opaque fillRect is a plain memory fill on the calling thread.
+void hline(QPainter& p, int x0, int x1, int y, QColor c) { p.fillRect(QRect(x0, y, x1 - x0, 1), c); }
+void vline(QPainter& p, int x, int y0, int y1, QColor c) { p.fillRect(QRect(x, y0, 1, y1 - y0), c); }
+
+// A translucent fill in bands of at most 64 pixel rows: the raster engine blends up to 512 rows per call
+// and splits calls of more than about 96 rows across its thread pool (see hline).
+void fill_translucent(QPainter& p, QRectF r, QColor c) {
+  constexpr double kBand = 64;
+  for (double y = r.top(); y < r.bottom(); y += kBand) p.fillRect(QRectF(r.left(), y, r.width(), std::min(kBand, r.bottom() - y)), c);
+}
+
 }  // namespace
 
 TimelineWidget::TimelineWidget(ViewState* state, QWidget* parent) : QWidget(parent), state_(state) {
@@ -218,11 +239,11 @@ void TimelineWidget::paintRuler(QPainter& p, QSize size) const {
   p.setClipRect(QRect(kHeaderWidth, 0, size.width() - kHeaderWidth, kRulerHeight));
   for (; tick <= w.end_ns; tick += step) {
     const double x = x_for(w, plot_width, tick);
-    p.drawLine(QPointF(x, kRulerHeight - 6), QPointF(x, kRulerHeight));
+    vline(p, int(std::lround(x)), kRulerHeight - 6, kRulerHeight, text);
     p.drawText(QPointF(x + 3, kRulerHeight - 8), QString::fromStdString(format_duration(double(tick - origin))));
   }
   p.setClipping(false);
-  p.drawLine(0, kRulerHeight - 1, size.width(), kRulerHeight - 1);
+  hline(p, 0, size.width(), kRulerHeight - 1, text);
 }
 
 void TimelineWidget::paintRows(QPainter& p, QSize size) const {
@@ -233,6 +254,8 @@ void TimelineWidget::paintRows(QPainter& p, QSize size) const {
   const prof::Trace& trace = layout_->trace();
   const QColor text = palette().color(QPalette::Text);
   const QColor header_bg = palette().color(QPalette::AlternateBase);
+  const QColor base = palette().color(QPalette::Base);
+  const QColor separator = over(QColor(0, 0, 0, 40), base);
   const QFontMetrics metrics = p.fontMetrics();
 
   // Row backgrounds and headers.
@@ -260,8 +283,7 @@ void TimelineWidget::paintRows(QPainter& p, QSize size) const {
       }
     } else if (row.kind == RowKind::Lane) {
       if (row.lane == 0) {
-        p.setPen(QColor(0, 0, 0, 40));
-        p.drawLine(0, y, size.width(), y);
+        hline(p, 0, size.width(), y, separator);
         p.setPen(text);
         const QString label = (row.pinned ? QStringLiteral("\U0001F4CC ") : QString()) +
                               track_label(trace.tracks[row.track].info);
@@ -281,7 +303,6 @@ void TimelineWidget::paintRows(QPainter& p, QSize size) const {
     p.fillRect(QRectF(kHeaderWidth + b.x0, y + 1, std::max(1.0f, b.x1 - b.x0), row.height - 2), band_color(b.state));
   }
   // Spans.
-  QBrush hatch(QColor(0, 0, 0, 110), Qt::BDiagPattern);
   for (const DrawBox& b : list.boxes) {
     const Row& row = rows_[b.row];
     const int y = kRulerHeight + row.y - scroll_y_;
@@ -290,8 +311,11 @@ void TimelineWidget::paintRows(QPainter& p, QSize size) const {
     const bool predicted = (b.flags & prof::kSpanPredicted) != 0;
     if (b.count > 1) fill = fill.darker(125);
     if (predicted) fill.setAlpha(150);
-    p.fillRect(r, fill);
-    if (b.flags & prof::kSpanEmulated) p.fillRect(r, hatch);
+    if (b.flags & prof::kSpanEmulated) {
+      p.fillRect(r, hatchedBrush(fill));
+    } else {
+      p.fillRect(r, fill);
+    }
     if (predicted && r.width() > 4) {
       p.setPen(QPen(fill.darker(160), 1, Qt::DashLine));
       p.drawRect(r.adjusted(0.5, 0.5, -0.5, -0.5));
@@ -305,8 +329,22 @@ void TimelineWidget::paintRows(QPainter& p, QSize size) const {
     }
   }
   p.setClipping(false);
-  p.setPen(QColor(0, 0, 0, 60));
-  p.drawLine(kHeaderWidth - 1, kRulerHeight, kHeaderWidth - 1, size.height());
+  vline(p, kHeaderWidth - 1, kRulerHeight, size.height(), over(QColor(0, 0, 0, 60), base));
+}
+
+const QBrush& TimelineWidget::hatchedBrush(QColor fill) const {
+  auto it = hatch_brushes_.find(fill.rgba());
+  if (it == hatch_brushes_.end()) {
+    // 64 x 8: the 8-pixel hatch period, wide enough that a box is filled in few copies per row.
+    QImage tile(64, 8, fill.alpha() == 255 ? QImage::Format_RGB32 : QImage::Format_ARGB32_Premultiplied);
+    tile.fill(Qt::transparent);
+    QPainter tp(&tile);
+    tp.fillRect(tile.rect(), fill);
+    tp.fillRect(tile.rect(), QBrush(QColor(0, 0, 0, 110), Qt::BDiagPattern));
+    tp.end();
+    it = hatch_brushes_.insert(fill.rgba(), QBrush(tile));
+  }
+  return *it;
 }
 
 QRectF TimelineWidget::spanRect(prof::SpanRef ref, QSize size) const {
@@ -357,10 +395,11 @@ void TimelineWidget::paintOverlays(QPainter& p, QSize size) const {
   if (const auto& m = state_->measuredRange()) {
     const double x0 = x_for(w, plot_width, m->start_ns);
     const double x1 = x_for(w, plot_width, m->end_ns);
-    p.fillRect(QRectF(x0, kRulerHeight, x1 - x0, size.height() - kRulerHeight), QColor(255, 200, 0, 50));
-    p.setPen(QColor(160, 110, 0));
-    p.drawLine(QPointF(x0, kRulerHeight), QPointF(x0, size.height()));
-    p.drawLine(QPointF(x1, kRulerHeight), QPointF(x1, size.height()));
+    fill_translucent(p, QRectF(x0, kRulerHeight, x1 - x0, size.height() - kRulerHeight), QColor(255, 200, 0, 50));
+    const QColor edge(160, 110, 0);
+    vline(p, int(std::lround(x0)), kRulerHeight, size.height(), edge);
+    vline(p, int(std::lround(x1)), kRulerHeight, size.height(), edge);
+    p.setPen(edge);
     p.drawText(QPointF(x0 + 4, kRulerHeight + 14), QString::fromStdString(format_duration(double(m->length()))));
   }
   p.setClipping(false);

@@ -7,6 +7,8 @@
 // it, right click on a row offers hide/pin, W/S zoom, A/D pan, F fits the selection or everything.
 #pragma once
 
+#include <QBrush>
+#include <QHash>
 #include <QWidget>
 #include <memory>
 #include <optional>
@@ -90,6 +92,9 @@ class TimelineWidget : public QWidget {
   void paintRows(QPainter& p, QSize size) const;
   void paintOverlays(QPainter& p, QSize size) const;
   QRectF spanRect(prof::SpanRef ref, QSize size) const;
+  // Emulated spans: the hatching pre-composited over `fill` in a small tile. An opaque tile makes the
+  // raster engine copy tile rows instead of blending a pattern brush over every pixel of the box.
+  const QBrush& hatchedBrush(QColor fill) const;
   QString spanTooltip(prof::SpanRef ref) const;
 
   ViewState* state_;
@@ -101,6 +106,7 @@ class TimelineWidget : public QWidget {
   std::vector<prof::SpanRef> matches_;
   int current_match_ = -1;
   QString search_error_;
+  mutable QHash<QRgb, QBrush> hatch_brushes_;  // by fill colour
   // Mouse gesture in progress.
   QPoint press_pos_;
   bool pressed_ = false;
