@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <memory>
 #include <random>
 #include <set>
@@ -50,6 +51,54 @@ std::shared_ptr<prof::Trace> random_trace(std::uint32_t seed, int ranks, int spa
   }
   t->finalize();
   return t;
+}
+
+// A lane like a long profile: bursts of 1000 narrow kernels (10..50 ns, gaps 0..20 ns), idle 20..100 us
+// between bursts, and after every fifth burst one wide 50 us span.
+Lane bursty_lane(std::uint32_t seed, int bursts) {
+  Lane lane;
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int> len(10, 50), gap(0, 20), idle(20'000, 100'000);
+  std::int64_t t = 0;
+  auto push = [&](std::int64_t a, std::int64_t b) {
+    lane.starts.push_back(a);
+    lane.ends.push_back(b);
+    lane.ids.push_back(static_cast<std::uint32_t>(lane.ids.size()));
+  };
+  for (int b = 0; b < bursts; ++b) {
+    for (int k = 0; k < 1000; ++k) {
+      const std::int64_t a = t + gap(rng);
+      t = a + len(rng);
+      push(a, t);
+    }
+    t += idle(rng);
+    if (b % 5 == 4) {
+      push(t, t + 50'000);
+      t += 50'000 + idle(rng);
+    }
+  }
+  return lane;
+}
+
+// Pixel columns [0, width) that the runs cover.
+std::vector<bool> covered_columns(const std::vector<LaneRun>& runs, int width) {
+  std::vector<bool> covered(static_cast<std::size_t>(width), false);
+  for (const LaneRun& r : runs) {
+    for (int x = std::max(0, int(std::floor(r.x0))); x < std::min(width, int(std::ceil(r.x1))); ++x) covered[std::size_t(x)] = true;
+  }
+  return covered;
+}
+
+// Largest distance from a column covered in `a` to the nearest column covered in `b`.
+int farthest_uncovered(const std::vector<bool>& a, const std::vector<bool>& b) {
+  int worst = 0;
+  for (int x = 0; x < int(a.size()); ++x) {
+    if (!a[std::size_t(x)]) continue;
+    int d = 0;
+    while (d < int(a.size()) && !((x - d >= 0 && b[std::size_t(x - d)]) || (x + d < int(b.size()) && b[std::size_t(x + d)]))) ++d;
+    worst = std::max(worst, d);
+  }
+  return worst;
 }
 
 }  // namespace
@@ -125,6 +174,91 @@ TEST(FoldLane, SparseNarrowSpansFoldPerFewPixelsAndOnlyVisibleOnesCount) {
   fold_lane(lane, TimeWindow{0, 10'000'000}, 1000.0, 3.0, runs);
   ASSERT_EQ(runs.size(), 1u);
   EXPECT_EQ(runs[0].count(), 10000u);
+}
+
+TEST(LaneLevels, EachLevelPartitionsTheLaneIntoFewerSortedEntries) {
+  Lane lane = bursty_lane(5, 200);
+  build_lane_levels(lane);
+  ASSERT_FALSE(lane.levels.empty());
+  std::size_t below = lane.size();
+  std::int64_t previous_min = 0;
+  for (const LaneLevel& level : lane.levels) {
+    EXPECT_GT(level.min_ns, previous_min);
+    previous_min = level.min_ns;
+    EXPECT_LE(level.size() * 2, below);  // a level is kept only when it at least halves the entries
+    below = level.size();
+    ASSERT_EQ(level.first.size(), level.size());
+    ASSERT_EQ(level.ends.size(), level.size());
+    EXPECT_EQ(level.first.front(), 0u);
+    for (std::size_t j = 0; j < level.size(); ++j) {
+      // Entry j spans exactly its lane entries: from the first one's start to the last one's end.
+      const std::uint32_t end = j + 1 < level.size() ? level.first[j + 1] : static_cast<std::uint32_t>(lane.size());
+      ASSERT_LT(level.first[j], end);
+      EXPECT_EQ(level.starts[j], lane.starts[level.first[j]]);
+      EXPECT_EQ(level.ends[j], lane.ends[end - 1]);
+      if (j > 0) {
+        EXPECT_LE(level.ends[j - 1], level.starts[j]);  // sorted and disjoint
+      }
+    }
+  }
+  // The idle gaps between bursts (20 us and more) survive at least in the finest level.
+  EXPECT_GE(lane.levels.front().size(), 200u);
+  // Small lanes get none: they fold fast as they are.
+  Lane small = bursty_lane(5, 2);
+  build_lane_levels(small);
+  EXPECT_TRUE(small.levels.empty());
+}
+
+TEST(LaneLevels, FoldingWithLevelsDrawsWhatFoldingTheLaneDraws) {
+  Lane lane = bursty_lane(9, 400);
+  Lane plain = lane;  // no levels: the reference
+  build_lane_levels(lane);
+  ASSERT_FALSE(lane.levels.empty());
+  const std::int64_t total = lane.ends.back() - lane.starts.front();
+  const int width = 1750;
+  std::mt19937 rng(3);
+  for (double fraction : {1.0, 0.5, 0.2, 0.05, 0.01, 0.002}) {
+    for (int trial = 0; trial < 5; ++trial) {
+      const auto length = static_cast<std::int64_t>(double(total) * fraction);
+      const std::int64_t start = lane.starts.front() - 1000 +
+                                 std::uniform_int_distribution<std::int64_t>(0, total - length + 2000)(rng);
+      const TimeWindow window{start, start + length};
+      std::vector<LaneRun> with_levels, reference;
+      fold_lane(lane, window, width, 3.0, with_levels);
+      fold_lane(plain, window, width, 3.0, reference);
+      // Both hold exactly the visible entries, in order (visible: counted here by brute force).
+      std::uint32_t first_visible = 0, visible = 0;
+      for (std::uint32_t i = 0; i < lane.size(); ++i) {
+        if (lane.ends[i] > window.start_ns && lane.starts[i] < window.end_ns) {
+          if (visible++ == 0) first_visible = i;
+        }
+      }
+      if (visible == 0) {  // the window fell into an idle gap
+        EXPECT_TRUE(with_levels.empty());
+        EXPECT_TRUE(reference.empty());
+        continue;
+      }
+      for (const auto* runs : {&with_levels, &reference}) {
+        std::uint32_t next = first_visible;
+        for (const LaneRun& r : *runs) {
+          EXPECT_EQ(r.begin, next);
+          EXPECT_LT(r.begin, r.end);
+          EXPECT_LE(r.x0, r.x1);
+          next = r.end;
+        }
+        EXPECT_EQ(next, first_visible + visible);
+      }
+      // The same picture up to where a fold boundary falls: every covered pixel column of one is within
+      // the 3-pixel fold width of a covered column of the other.
+      const auto a = covered_columns(with_levels, width), b = covered_columns(reference, width);
+      EXPECT_LE(farthest_uncovered(a, b), 3) << "fraction " << fraction;
+      EXPECT_LE(farthest_uncovered(b, a), 3) << "fraction " << fraction;
+      // Zoomed out, far fewer boxes than visible spans.
+      if (fraction >= 0.2) {
+        EXPECT_LT(with_levels.size() * 20, std::size_t(visible));
+      }
+    }
+  }
 }
 
 TEST(TimelineLayout, OverlapMetricsMatchPerNanosecondCounting) {

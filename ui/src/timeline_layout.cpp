@@ -8,6 +8,7 @@
 #include <set>
 
 #include "scmoe/profiler/analysis/overlap.h"
+#include "scmoe/ui/draw_list.h"
 
 namespace scmoe::ui {
 
@@ -142,8 +143,11 @@ TimelineLayout::TimelineLayout(std::shared_ptr<const prof::Trace> trace) : trace
       group.overlap.combine_overlapped_ns = intersection_length(unions->combine, unions->compute);
       build_band(unions->compute, comm, group.band);
     }
+    for (Lane& lane : group.band) build_lane_levels(lane);
     ranks_.push_back(std::move(group));
   }
+  for (auto& lanes : lanes_)
+    for (Lane& lane : lanes) build_lane_levels(lane);
 }
 
 }  // namespace scmoe::ui

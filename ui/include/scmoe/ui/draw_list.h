@@ -29,8 +29,16 @@ struct LaneRun {
   std::uint32_t count() const { return end - begin; }
 };
 
-// Appends the runs of one lane inside `window` mapped onto `width_px` pixels.
+// Appends the runs of one lane inside `window` mapped onto `width_px` pixels. Runs index into the lane
+// and together hold exactly its visible entries, in order. When the lane has levels, the coarsest one
+// folded at no more than half the fold width is folded instead: the same picture up to where a few-pixel
+// fold boundary falls.
 void fold_lane(const Lane& lane, TimeWindow window, double width_px, double min_px, std::vector<LaneRun>& out);
+
+// Builds lane.levels for a lane of thousands of entries or more (TimelineLayout does it for every lane):
+// the lane folded at widths growing 4x per level, a level kept when it at least halves the entry count.
+// Zoomed out, a fold touches a few cache lines of a small level instead of a few spread over megabytes.
+void build_lane_levels(Lane& lane);
 
 struct DrawBox {
   std::uint32_t row = 0;

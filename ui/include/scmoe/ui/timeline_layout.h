@@ -12,12 +12,25 @@
 
 namespace scmoe::ui {
 
+// A coarser copy of a lane for zoomed-out views (see build_lane_levels in draw_list.h): the lane folded
+// at `min_ns`, entry j standing for the lane entries [first[j], first[j + 1]) (the last one up to the
+// lane's end). Its intervals are sorted and disjoint like the lane's.
+struct LaneLevel {
+  std::int64_t min_ns = 0;
+  std::vector<std::int64_t> starts;
+  std::vector<std::int64_t> ends;
+  std::vector<std::uint32_t> first;
+  std::size_t size() const { return starts.size(); }
+};
+
 // A sequence of non-overlapping intervals sorted by start (hence also by end). `ids` says what each
-// interval is (a span index of the owning track, or a band segment index).
+// interval is (a span index of the owning track, or a band segment index). `levels`, coarsest last, lets
+// a zoomed-out frame fold a few thousand entries instead of walking a million-entry lane.
 struct Lane {
   std::vector<std::int64_t> starts;
   std::vector<std::int64_t> ends;
   std::vector<std::uint32_t> ids;
+  std::vector<LaneLevel> levels;
   std::size_t size() const { return starts.size(); }
 };
 
