@@ -11,7 +11,7 @@
 // that a run stopped by a timeout still leaves what it measured. bench/gpu/check.sh runs it on the GPU
 // machine. Without a CUDA device, or with a LibTorch built without CUDA, it exits with code 77 (skipped).
 //
-//   scmoe_gpu_bench [--quick] [--regime 60|15|both] [--json FILE]
+//   scmoe_gpu_bench [--quick] [--regime 60|15|both] [--json FILE] [--budget-s SECONDS]
 #include <ATen/ATen.h>
 #include <ATen/Context.h>
 #include <torch/cuda.h>
@@ -68,15 +68,18 @@ struct Options {
   bool quick = false;
   std::vector<double> shares{0.60, 0.15};
   std::string json_path;
+  double budget_s = 0.0;  // wall-clock seconds for the engine runs; 0: no limit
 };
 
 void usage(FILE* to) {
   std::fprintf(to,
-               "usage: scmoe_gpu_bench [--quick] [--regime 60|15|both] [--json FILE]\n"
+               "usage: scmoe_gpu_bench [--quick] [--regime 60|15|both] [--json FILE] [--budget-s SECONDS]\n"
                "  --quick    fewer iterations (check.sh's 6-minute budget)\n"
                "  --regime   which emulated link: top-2's dispatch+combine ~60%% (PCIe) or ~15%% (NVLink) of its\n"
                "             MoE time, or both (default)\n"
                "  --json     write every number to FILE (rewritten after each row)\n"
+               "  --budget-s start no engine run that would end past SECONDS (the rows not run are listed); the\n"
+               "             core rows (top2, scmoe pos 2 at every K and adaptive) of every regime come first\n"
                "Exit codes: 0 done, 1 a run failed, 2 usage, 77 skipped (no CUDA device or no CUDA LibTorch).\n");
 }
 
@@ -93,6 +96,10 @@ bool parse_options(int argc, char** argv, Options& o) {
       else return false;
     } else if (a == "--json" && i + 1 < argc) {
       o.json_path = argv[++i];
+    } else if (a == "--budget-s" && i + 1 < argc) {
+      char* end = nullptr;
+      o.budget_s = std::strtod(argv[++i], &end);
+      if (*end != '\0' || o.budget_s < 0) return false;
     } else if (a == "--help" || a == "-h") {
       usage(stdout);
       std::exit(0);
@@ -354,100 +361,110 @@ struct Row {
   int slot;  // fixed K (Schedule::Overlap); 0 otherwise
 };
 
-std::vector<Row> rows() {
-  std::vector<Row> r = {{"top2", eng::Arch::Top2, 2, eng::Schedule::Adaptive, 0},
-                        {"top1", eng::Arch::Top1, 2, eng::Schedule::Adaptive, 0},
-                        {"shared", eng::Arch::Shared, 2, eng::Schedule::Adaptive, 0}};
-  for (int pos = 1; pos <= 3; ++pos) {
+// Rows in the order they are measured: first what issue 6's goals and the eager comparison need (top2 and
+// scmoe pos 2 at every K and adaptive) in every regime, then the rest, so that a run short of time
+// (--budget-s) still has the core of the table.
+std::vector<std::vector<Row>> row_groups() {
+  std::vector<Row> core = {{"top2", eng::Arch::Top2, 2, eng::Schedule::Adaptive, 0}};
+  std::vector<Row> rest = {{"top1", eng::Arch::Top1, 2, eng::Schedule::Adaptive, 0},
+                           {"shared", eng::Arch::Shared, 2, eng::Schedule::Adaptive, 0}};
+  for (const int pos : {2, 1, 3}) {
+    std::vector<Row>& to = pos == 2 ? core : rest;
     for (int k = 1; k <= eng::expert_slots(pos); ++k) {
-      r.push_back({"scmoe pos" + std::to_string(pos) + " K=" + std::to_string(k), eng::Arch::ScMoE, pos,
-                   eng::Schedule::Overlap, k});
+      to.push_back({"scmoe pos" + std::to_string(pos) + " K=" + std::to_string(k), eng::Arch::ScMoE, pos,
+                    eng::Schedule::Overlap, k});
     }
-    r.push_back({"scmoe pos" + std::to_string(pos) + " adaptive", eng::Arch::ScMoE, pos, eng::Schedule::Adaptive, 0});
+    to.push_back({"scmoe pos" + std::to_string(pos) + " adaptive", eng::Arch::ScMoE, pos, eng::Schedule::Adaptive, 0});
   }
+  return {core, rest};
+}
+
+void print_row(const std::string& regime, const json& r) {
+  const auto d = [&](const char* key) { return r[key].get<double>(); };
+  std::printf("| %s | %s | %s | %.3f | %.3fx | %.1f%% | %.0f%% | %.3f | %.3f | %+.1f%% | %.3f | %.3fx | %.0f%% |\n",
+              regime.c_str(), r["label"].get<std::string>().c_str(),
+              r["k"].get<int>() > 0 ? std::to_string(r["k"].get<int>()).c_str() : "-", d("median_ms"), d("speedup_x"),
+              d("time_saved_pct"), d("overlap_pct"), d("exposed_ms"), d("predicted_ms"), d("prediction_error_pct"),
+              d("bound_ms"), d("bound_speedup_x"), 100.0 * d("fraction_of_bound"));
+  std::fflush(stdout);
+}
+
+eng::LinkModel link_of(const json& regime) {
+  eng::LinkModel link;
+  link.enabled = true;
+  link.bandwidth_gbps = regime["link"]["bandwidth_gbps"].get<double>();
+  link.latency_us = regime["link"]["latency_us"].get<double>();
+  link.emulated_ranks = kEmulatedRanks;
+  return link;
+}
+
+json calibrated_regime(const eng::EngineConfig& base, double share, Results& results) {
+  json info;
+  const eng::LinkModel link = calibrate_link(base, share, results, info);
+  std::printf("comm = %.0f%% of top-2 MoE time: emulated link %.2f GB/s, %.1f us, rank 0 of %d (emulated)\n",
+              share * 100, link.bandwidth_gbps, link.latency_us, kEmulatedRanks);
+  std::fflush(stdout);
+  return {{"comm_share_target", share},
+          {"link", {{"bandwidth_gbps", link.bandwidth_gbps}, {"latency_us", link.latency_us},
+                    {"emulated_ranks", link.emulated_ranks}}},
+          {"calibration", info},
+          {"rows", json::array()},
+          {"not_run", json::array()}};
+}
+
+json measure_row(const eng::EngineConfig& base, const Row& row, json& regime, Results& results) {
+  eng::EngineConfig c = base;
+  c.arch = row.arch;
+  c.shortcut_position = row.position;
+  c.schedule = row.schedule;
+  if (row.slot > 0) c.expert_slot = row.slot;
+  c.link = link_of(regime);
+  const Measured m = run(c, results);
+  const eng::RunSummary& s = m.summary;
+  if (row.arch == eng::Arch::Top2) {
+    regime["top2_ms"] = s.median_ms;
+    const cost::OpTimes& t = m.op_times;
+    const double comm = t[cost::Op::Dispatch] + t[cost::Op::Combine];
+    const double moe = comm + t[cost::Op::Gate] + t[cost::Op::Encode] + t[cost::Op::Expert] + t[cost::Op::Decode];
+    regime["top2_comm_share_measured"] = moe > 0 ? comm / moe : 0.0;
+  }
+  const double top2_ms = regime.value("top2_ms", 0.0);
+  json r = {{"label", row.label},
+            {"arch", std::string(eng::to_string(row.arch))},
+            {"position", row.position},
+            {"schedule", std::string(eng::to_string(row.schedule))},
+            {"k", row.slot > 0 ? row.slot : (row.arch == eng::Arch::ScMoE ? s.chosen_slot : 0)},
+            {"fixed_k", row.slot > 0},
+            {"iterations", s.iterations_done},
+            {"median_ms", s.median_ms},
+            {"speedup_x", s.median_ms > 0 ? top2_ms / s.median_ms : 0.0},
+            {"time_saved_pct", top2_ms > 0 ? 100.0 * (1.0 - s.median_ms / top2_ms) : 0.0},
+            {"overlap_pct", m.overlap_pct},
+            {"comm_ms", m.comm_ms},
+            {"exposed_ms", m.exposed_ms},
+            {"predicted_ms", s.predicted_ms},
+            {"prediction_error_pct", s.predicted_ms > 0 ? 100.0 * (s.median_ms - s.predicted_ms) / s.predicted_ms : 0.0},
+            {"predicted_top2_ms", s.predicted_top2_ms},
+            {"bound_ms", m.compute_ms},
+            {"bound_speedup_x", m.compute_ms > 0 ? top2_ms / m.compute_ms : 0.0},
+            {"fraction_of_bound", s.median_ms > 0 ? m.compute_ms / s.median_ms : 0.0}};
+  json ops = json::object();
+  for (int i = 0; i < cost::kOpCount; ++i) {
+    const auto op = static_cast<cost::Op>(i);
+    ops[std::string(cost::op_name(op))] = m.op_times[op];
+  }
+  r["op_ms"] = ops;
   return r;
 }
 
-void print_row(const json& r) {
-  const auto d = [&](const char* key) { return r[key].get<double>(); };
-  std::printf("| %s | %s | %.3f | %.3fx | %.1f%% | %.0f%% | %.3f | %.3f | %+.1f%% | %.3f | %.3fx | %.0f%% |\n",
-              r["label"].get<std::string>().c_str(), r["k"].get<int>() > 0 ? std::to_string(r["k"].get<int>()).c_str() : "-",
-              d("median_ms"), d("speedup_x"), d("time_saved_pct"), d("overlap_pct"), d("exposed_ms"), d("predicted_ms"),
-              d("prediction_error_pct"), d("bound_ms"), d("bound_speedup_x"), 100.0 * d("fraction_of_bound"));
-  std::fflush(stdout);
-}
-
-void run_regime(const eng::EngineConfig& base, double share, Results& results, json& regimes) {
-  json info;
-  const eng::LinkModel link = calibrate_link(base, share, results, info);
-  json regime = {{"comm_share_target", share},
-                 {"link", {{"bandwidth_gbps", link.bandwidth_gbps}, {"latency_us", link.latency_us},
-                           {"emulated_ranks", link.emulated_ranks}}},
-                 {"calibration", info},
-                 {"rows", json::array()}};
-  std::printf("\n### comm = %.0f%% of top-2 MoE time: emulated link %.2f GB/s, %.1f us, rank 0 of %d (emulated)\n\n",
-              share * 100, link.bandwidth_gbps, link.latency_us, kEmulatedRanks);
-  std::printf("| arch | K | pair ms (median) | speedup vs top2 | time saved | overlap | exposed comm ms | predicted ms | prediction error | physical bound ms | bound speedup | fraction of bound |\n");
-  std::printf("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
-  std::fflush(stdout);
-  regimes.push_back(regime);
-  json& stored = regimes.back();
-
-  double top2_ms = 0.0;
-  for (const Row& row : rows()) {
-    eng::EngineConfig c = base;
-    c.arch = row.arch;
-    c.shortcut_position = row.position;
-    c.schedule = row.schedule;
-    if (row.slot > 0) c.expert_slot = row.slot;
-    c.link = link;
-    const Measured m = run(c, results);
-    const eng::RunSummary& s = m.summary;
-    if (row.arch == eng::Arch::Top2) {
-      top2_ms = s.median_ms;
-      const cost::OpTimes& t = m.op_times;
-      const double comm = t[cost::Op::Dispatch] + t[cost::Op::Combine];
-      const double moe = comm + t[cost::Op::Gate] + t[cost::Op::Encode] + t[cost::Op::Expert] + t[cost::Op::Decode];
-      stored["top2_comm_share_measured"] = moe > 0 ? comm / moe : 0.0;
-    }
-    const double speedup = s.median_ms > 0 ? top2_ms / s.median_ms : 0.0;
-    json r = {{"label", row.label},
-              {"arch", std::string(eng::to_string(row.arch))},
-              {"position", row.position},
-              {"schedule", std::string(eng::to_string(row.schedule))},
-              {"k", row.slot > 0 ? row.slot : (row.arch == eng::Arch::ScMoE ? s.chosen_slot : 0)},
-              {"fixed_k", row.slot > 0},
-              {"iterations", s.iterations_done},
-              {"median_ms", s.median_ms},
-              {"speedup_x", speedup},
-              {"time_saved_pct", top2_ms > 0 ? 100.0 * (1.0 - s.median_ms / top2_ms) : 0.0},
-              {"overlap_pct", m.overlap_pct},
-              {"comm_ms", m.comm_ms},
-              {"exposed_ms", m.exposed_ms},
-              {"predicted_ms", s.predicted_ms},
-              {"prediction_error_pct", s.predicted_ms > 0 ? 100.0 * (s.median_ms - s.predicted_ms) / s.predicted_ms : 0.0},
-              {"predicted_top2_ms", s.predicted_top2_ms},
-              {"bound_ms", m.compute_ms},
-              {"bound_speedup_x", m.compute_ms > 0 ? top2_ms / m.compute_ms : 0.0},
-              {"fraction_of_bound", s.median_ms > 0 ? m.compute_ms / s.median_ms : 0.0}};
-    json ops = json::object();
-    for (int i = 0; i < cost::kOpCount; ++i) {
-      const auto op = static_cast<cost::Op>(i);
-      ops[std::string(cost::op_name(op))] = m.op_times[op];
-    }
-    r["op_ms"] = ops;
-    stored["rows"].push_back(r);
-    results.save();
-    print_row(r);
-  }
-
-  // Adaptive against the best fixed K, per position; and the best scmoe of the regime.
+// Adaptive against the best fixed K, per position, and the best scmoe of the regime, from the rows so far.
+void compare_adaptive(json& regime) {
   json adaptive = json::array();
   const json* best_scmoe = nullptr;
   for (int pos = 1; pos <= 3; ++pos) {
     const json* best_fixed = nullptr;
     const json* chosen = nullptr;
-    for (const json& r : stored["rows"]) {
+    for (const json& r : regime["rows"]) {
       if (r["arch"] != "scmoe" || r["position"].get<int>() != pos) continue;
       if (r["fixed_k"].get<bool>()) {
         if (!best_fixed || r["median_ms"].get<double>() < (*best_fixed)["median_ms"].get<double>()) best_fixed = &r;
@@ -470,18 +487,71 @@ void run_regime(const eng::EngineConfig& base, double share, Results& results, j
                         {"adaptive_over_best", ratio},
                         {"matches", matches}});
   }
-  stored["adaptive"] = adaptive;
-  if (best_scmoe) stored["best_scmoe"] = *best_scmoe;
-  results.save();
+  json best = best_scmoe ? *best_scmoe : json();
+  regime["adaptive"] = adaptive;
+  if (!best.is_null()) regime["best_scmoe"] = best;
+}
 
-  std::printf("\n| position | adaptive K* | adaptive ms | best fixed K | best ms | adaptive / best | as fast as best K |\n");
-  std::printf("|---|---|---|---|---|---|---|\n");
-  for (const json& a : adaptive) {
+void print_adaptive(const json& regime) {
+  std::printf("\n%.0f%% regime: | position | adaptive K* | adaptive ms | best fixed K | best ms | adaptive / best | as fast as best K |\n",
+              100 * regime["comm_share_target"].get<double>());
+  for (const json& a : regime["adaptive"]) {
     std::printf("| %d | %d | %.3f | %d | %.3f | %.3f | %s |\n", a["position"].get<int>(), a["adaptive_k"].get<int>(),
                 a["adaptive_ms"].get<double>(), a["best_k"].get<int>(), a["best_ms"].get<double>(),
                 a["adaptive_over_best"].get<double>(), a["matches"].get<bool>() ? "yes" : "no");
   }
+  if (!regime["not_run"].empty()) std::printf("not run (time budget): %s\n", regime["not_run"].dump().c_str());
   std::fflush(stdout);
+}
+
+// Wall-clock budget for the engine runs (--budget-s; 0: none): runs start only if as many runs as long as
+// the longest so far still fit.
+class Budget {
+ public:
+  explicit Budget(double seconds) : seconds_(seconds) {}
+  bool fits(int runs = 1) const { return seconds_ <= 0 || elapsed() + runs * longest_ <= seconds_; }
+  void ran(double run_s) { longest_ = std::max(longest_, run_s); }
+  double elapsed() const {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  }
+
+ private:
+  double seconds_;
+  double longest_ = 0.0;
+  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+};
+
+void run_regimes(const eng::EngineConfig& base, const std::vector<double>& shares, Budget& budget, Results& results) {
+  json& regimes = results.doc["regimes"];
+  std::printf("\n### Emulated links (calibrated without a link on top-2's op times)\n\n");
+  for (const double share : shares) {
+    regimes.push_back(calibrated_regime(base, share, results));
+    results.save();
+  }
+  std::printf("\n### Pair time per arch (speedups vs top2 of the same regime)\n\n");
+  std::printf("| regime | arch | K | pair ms (median) | speedup vs top2 | time saved | overlap | exposed comm ms | predicted ms | prediction error | physical bound ms | bound speedup | fraction of bound |\n");
+  std::printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+  std::fflush(stdout);
+  for (const auto& group : row_groups()) {
+    for (json& regime : regimes) {
+      const std::string label = std::to_string(std::lround(100 * regime["comm_share_target"].get<double>())) + "%";
+      for (const Row& row : group) {
+        if (!budget.fits()) {
+          regime["not_run"].push_back(row.label);
+          continue;
+        }
+        const double t0 = budget.elapsed();
+        json r = measure_row(base, row, regime, results);
+        budget.ran(budget.elapsed() - t0);
+        regime["rows"].push_back(r);
+        compare_adaptive(regime);
+        results.save();
+        print_row(label, r);
+      }
+    }
+  }
+  for (json& regime : regimes) print_adaptive(regime);
+  results.save();
 }
 
 // CUPTI capture on vs off on the same config (scmoe pos 2, adaptive, the first regime's link), alternated
@@ -556,9 +626,13 @@ int main(int argc, char** argv) {
   print_gemm_table(results.doc["grouped_gemm"]);
 
   results.doc["regimes"] = json::array();
-  for (const double share : options.shares) run_regime(base, share, results, results.doc["regimes"]);
+  Budget budget(options.budget_s);
+  run_regimes(base, options.shares, budget, results);
 
-  results.doc["cupti"] = cupti_overhead(base, results.doc["regimes"][0]["link"], results);
+  // The CUPTI comparison is four runs; skipped (and said so) when they no longer fit the budget.
+  results.doc["cupti"] = budget.fits(4)
+                             ? cupti_overhead(base, results.doc["regimes"][0]["link"], results)
+                             : json{{"available", false}, {"reason", "not run: --budget-s reached"}};
   results.save();
   const json& cu = results.doc["cupti"];
   if (cu["available"].get<bool>()) {

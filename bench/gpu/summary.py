@@ -108,6 +108,9 @@ def main():
         for i, (name, target) in enumerate(names):
             say(f"| {name} | " + " | ".join(c[i] for c in cols) + f" | {target} |")
         say("")
+        for r in regimes:
+            if r.get("not_run"):
+                say(f"{regime_key(r)}% regime, not run (time budget): {', '.join(r['not_run'])}")
         gg = bench.get("grouped_gemm")
         if gg:
             parts = []
