@@ -1,16 +1,23 @@
-// Frame time of the timeline with one million spans in view, rendered offscreen into a 1920x1080 QImage
-// at several zoom levels, against a naive painter that walks every span per frame (what a per-item
-// delegate does). Plain main: prints one table; the ratio naive / level-of-detail is the result.
+// Frame time of the timeline with one million spans, rendered offscreen into a 1920x1080 QImage at every
+// half decade of zoom from the whole trace to 1/100000 of it, against a naive painter that walks every
+// span per frame (what a per-item delegate does). Per zoom level, in one run: the Qt-free draw list
+// alone, then the medians of wall and CPU time over N pan frames (a drag: a few pixels per frame) and N
+// zoom frames (a wheel notch in, then out), and how often a frame blocked (waits: voluntary context
+// switches, which Qt's raster thread pool causes and which cost wall time on a busy machine).
 //
-//   QT_QPA_PLATFORM=offscreen build/ui/bench/timeline_bench [spans]
+//   QT_QPA_PLATFORM=offscreen build/ui/bench/timeline_bench [spans=1000000] [frames=60]
 #include <QApplication>
 #include <QImage>
 #include <QPainter>
 #include <chrono>
+#include <cmath>
 #include <ctime>
 #include <cstdio>
 #include <memory>
 #include <random>
+#include <string>
+
+#include <sys/resource.h>
 
 #include "scmoe/ui/category_style.h"
 #include "scmoe/ui/draw_list.h"
@@ -66,22 +73,36 @@ double median(std::vector<double> v) {
 }
 
 // CPU time of the calling thread: on a shared, overloaded machine it shows the work a frame takes
-// without the time spent waiting for a core (Qt's helper threads for large fills are not included).
+// without the time spent waiting for a core.
 double thread_cpu_ms() {
   timespec ts{};
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
   return double(ts.tv_sec) * 1e3 + double(ts.tv_nsec) / 1e6;
 }
 
-struct FrameTime {
-  double wall_ms = 0;
-  double cpu_ms = 0;
+// Voluntary context switches of the calling thread: how often it blocked, for instance waiting for Qt's
+// thread pool to finish a fill. Unlike wall time it does not depend on what else the machine runs.
+long thread_waits() {
+  rusage u{};
+  getrusage(RUSAGE_THREAD, &u);
+  return u.ru_nvcsw;
+}
+
+struct FrameStats {
+  double wall_ms = 0;   // median
+  double cpu_ms = 0;    // median
+  double waits = 0;     // mean blocking waits per frame
 };
 
-// Median wall and CPU milliseconds per frame of the real widget painter (draw list + paint).
-FrameTime lod_frame_ms(TimelineWidget& w, QImage& image, int frames) {
+// Renders `frames` frames of the real widget painter (draw list + paint), calling step(i) before each
+// one (a pan or zoom step, as the input handlers do), and returns per-frame medians.
+template <typename Step>
+FrameStats frames_ms(TimelineWidget& w, QImage& image, int frames, Step step) {
   std::vector<double> wall, cpu;
+  long waits = 0;
   for (int i = 0; i < frames; ++i) {
+    step(i);
+    const long w0 = thread_waits();
     const auto t0 = Clock::now();
     const double c0 = thread_cpu_ms();
     QPainter p(&image);
@@ -89,8 +110,9 @@ FrameTime lod_frame_ms(TimelineWidget& w, QImage& image, int frames) {
     p.end();
     cpu.push_back(thread_cpu_ms() - c0);
     wall.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+    waits += thread_waits() - w0;
   }
-  return {median(wall), median(cpu)};
+  return {median(wall), median(cpu), double(waits) / frames};
 }
 
 // The naive painter: one fillRect per span of every row, every frame.
@@ -121,12 +143,24 @@ double naive_frame_ms(const TimelineWidget& w, QImage& image, int frames) {
   return median(times);
 }
 
+std::string load_average() {
+  std::string text = "?";
+  if (FILE* f = std::fopen("/proc/loadavg", "r")) {
+    char buffer[128] = {};
+    if (std::fgets(buffer, sizeof buffer, f)) text = buffer;
+    std::fclose(f);
+  }
+  while (!text.empty() && text.back() == '\n') text.pop_back();
+  return text;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM")) qputenv("QT_QPA_PLATFORM", "offscreen");
   QApplication app(argc, argv);
   const std::size_t total = argc > 1 ? std::stoul(argv[1]) : 1'000'000;
+  const int frames = argc > 2 ? std::stoi(argv[2]) : 60;
   const auto build0 = Clock::now();
   auto trace = make_trace(total);
   ViewState state;
@@ -136,39 +170,45 @@ int main(int argc, char** argv) {
   const double layout_ms = std::chrono::duration<double, std::milli>(Clock::now() - build0).count();
   QImage image(1920, 1080, QImage::Format_ARGB32_Premultiplied);
   const TimeWindow full = state.window();
-  std::printf("spans %zu, rows %zu, trace+layout build %.0f ms (once per trace)\n", trace->span_count(),
-              w.rows().size(), layout_ms);
-  std::printf("%-22s %12s %12s %6s %14s %13s %9s %6s %14s\n", "view", "spans in view", "draw list ms", "boxes",
-              "LOD wall ms", "LOD cpu ms", "naive ms", "ratio", "pan wall ms");
-  struct View { const char* name; double fraction; };
-  for (View v : {View{"all (zoomed out)", 1.0}, View{"1/10 of the trace", 0.1}, View{"1/1000 of the trace", 0.001},
-                 View{"1/100000 (deep zoom)", 0.00001}}) {
-    const std::int64_t length = std::max<std::int64_t>(1000, std::int64_t(double(full.length()) * v.fraction));
+  std::printf("spans %zu, rows %zu, trace+layout build %.0f ms (once per trace); %d frames per pan / zoom median\n",
+              trace->span_count(), w.rows().size(), layout_ms, frames);
+  std::printf("load average before: %s\n", load_average().c_str());
+  std::printf("%-21s %9s %9s %6s | %10s %9s %6s | %10s %9s %6s | %8s %6s\n", "view", "in view", "list ms", "boxes",
+              "pan wall", "pan cpu", "waits", "zoom wall", "zoom cpu", "waits", "naive ms", "ratio");
+  const double centre = TimelineWidget::kHeaderWidth + (image.width() - TimelineWidget::kHeaderWidth) / 2.0;
+  // Every half decade of zoom from the whole trace to 1/100000 of it (about 800 ns on 1750 pixels).
+  for (int step = 0; step <= 10; ++step) {
+    const double fraction = std::pow(10.0, -0.5 * step);
+    char name[32];
+    std::snprintf(name, sizeof name, step == 0 ? "all (zoomed out)" : "1/%.0f", 1.0 / fraction);
+    const std::int64_t length = std::max<std::int64_t>(1000, std::int64_t(double(full.length()) * fraction));
     const std::int64_t start = full.start_ns + (full.length() - length) / 2;
-    state.setWindow({start, start + length});
+    const TimeWindow view{start, start + length};
+    state.setWindow(view);
     std::size_t in_view = 0;
     for (const auto& track : trace->tracks)
       for (const auto& s : track.spans) in_view += (s.end_ns > start && s.start_ns < start + length);
     // The Qt-free level-of-detail step alone: what it costs and how few boxes it leaves to paint.
     std::vector<double> list_ms;
     std::size_t boxes = 0;
-    for (int i = 0; i < 15; ++i) {
+    for (int i = 0; i < frames; ++i) {
       const auto t0 = Clock::now();
       const DrawList list = build_draw_list(*w.layout(), w.rows(), state.window(), image.width() - TimelineWidget::kHeaderWidth,
                                             0, image.height());
       list_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
       boxes = list.boxes.size() + list.band.size();
     }
-    const FrameTime lod = lod_frame_ms(w, image, 15);
-    // Pan: the same zoom shifted by a few pixels per frame, as a drag does.
-    std::vector<double> pan;
-    for (int i = 0; i < 15; ++i) {
-      w.panByPixels(7);
-      pan.push_back(lod_frame_ms(w, image, 1).wall_ms);
-    }
+    // Pan: a drag moves the view a few pixels per frame; half the frames one way, half back.
+    const FrameStats pan = frames_ms(w, image, frames, [&](int i) { w.panByPixels(i < frames / 2 ? 7 : -7); });
+    // Zoom: one wheel notch in, one out, around the centre, so the level stays where it is.
+    state.setWindow(view);
+    const FrameStats zoom = frames_ms(w, image, frames, [&](int i) { w.zoomAt(centre, i % 2 ? 1.0 / 0.8 : 0.8); });
+    state.setWindow(view);
     const double naive = naive_frame_ms(w, image, 3);
-    std::printf("%-22s %12zu %12.3f %6zu %14.2f %13.2f %9.1f %5.1fx %14.2f\n", v.name, in_view, median(list_ms), boxes,
-                lod.wall_ms, lod.cpu_ms, naive, naive / lod.wall_ms, median(pan));
+    std::printf("%-21s %9zu %9.3f %6zu | %10.2f %9.2f %6.2f | %10.2f %9.2f %6.2f | %8.1f %5.1fx\n", name, in_view,
+                median(list_ms), boxes, pan.wall_ms, pan.cpu_ms, pan.waits, zoom.wall_ms, zoom.cpu_ms, zoom.waits, naive,
+                naive / std::max(pan.wall_ms, zoom.wall_ms));
   }
+  std::printf("load average after: %s\n", load_average().c_str());
   return 0;
 }
