@@ -11,7 +11,7 @@
 // that a run stopped by a timeout still leaves what it measured. bench/gpu/check.sh runs it on the GPU
 // machine. Without a CUDA device, or with a LibTorch built without CUDA, it exits with code 77 (skipped).
 //
-//   scmoe_gpu_bench [--quick] [--regime 60|15|both] [--json FILE] [--budget-s SECONDS]
+//   scmoe_gpu_bench [--quick] [--regime 60|15|both] [--json FILE] [--budget-s SECONDS] [--cpu-smoke]
 #include <ATen/ATen.h>
 #include <ATen/Context.h>
 #include <torch/cuda.h>
@@ -69,15 +69,18 @@ struct Options {
   std::vector<double> shares{0.60, 0.15};
   std::string json_path;
   double budget_s = 0.0;  // wall-clock seconds for the engine runs; 0: no limit
+  bool cpu_smoke = false;  // the whole flow on CPU ranks with the demo shapes: checks the program, not the GPU
 };
 
 void usage(FILE* to) {
   std::fprintf(to,
-               "usage: scmoe_gpu_bench [--quick] [--regime 60|15|both] [--json FILE] [--budget-s SECONDS]\n"
+               "usage: scmoe_gpu_bench [--quick] [--regime 60|15|both] [--json FILE] [--budget-s SECONDS] [--cpu-smoke]\n"
                "  --quick    fewer iterations (check.sh's 6-minute budget)\n"
                "  --regime   which emulated link: top-2's dispatch+combine ~60%% (PCIe) or ~15%% (NVLink) of its\n"
                "             MoE time, or both (default)\n"
                "  --json     write every number to FILE (rewritten after each row)\n"
+               "  --cpu-smoke the whole flow on the CPU with the demo shapes, no GEMM comparison (checks this\n"
+               "             program where there is no GPU; its numbers mean nothing)\n"
                "  --budget-s start no engine run that would end past SECONDS (the rows not run are listed); the\n"
                "             core rows (top2, scmoe pos 2 at every K and adaptive) of every regime come first\n"
                "Exit codes: 0 done, 1 a run failed, 2 usage, 77 skipped (no CUDA device or no CUDA LibTorch).\n");
@@ -88,6 +91,8 @@ bool parse_options(int argc, char** argv, Options& o) {
     const std::string_view a = argv[i];
     if (a == "--quick") {
       o.quick = true;
+    } else if (a == "--cpu-smoke") {
+      o.cpu_smoke = true;
     } else if (a == "--regime" && i + 1 < argc) {
       const std::string_view v = argv[++i];
       if (v == "60") o.shares = {0.60};
@@ -598,7 +603,9 @@ int main(int argc, char** argv) {
 
   // Skip (77), not fail, where there is nothing to measure: check.sh and ctest report it as skipped.
   std::string skip;
-  if (!SCMOE_TORCH_HAS_CUDA || !at::hasCUDA()) {
+  if (options.cpu_smoke) {
+    // No device needed.
+  } else if (!SCMOE_TORCH_HAS_CUDA || !at::hasCUDA()) {
     skip = SCMOE_TORCH_HAS_CUDA ? "no CUDA device: this LibTorch has CUDA but found no usable GPU (driver, device)"
                                 : "no CUDA device: this LibTorch (" TORCH_VERSION ") was built without CUDA";
   } else if (at::getNumGPUs() == 0) {
@@ -611,7 +618,19 @@ int main(int argc, char** argv) {
     return kSkipExitCode;
   }
 
-  const eng::EngineConfig base = base_config(options.quick);
+  eng::EngineConfig base = base_config(options.quick);
+  if (options.cpu_smoke) {
+    eng::apply_preset("demo", base);
+    base.pairs = 1;
+    base.ep_size = 1;
+    base.num_experts = kExperts;
+    base.tokens_per_rank = 8 * base.seq_len;
+    base.device = eng::DeviceType::Cpu;
+    base.dtype = eng::DType::F32;
+    base.warmup = 2;
+    base.iterations = 3;
+  }
+  results.doc["cpu_smoke"] = options.cpu_smoke;
   results.doc["config"] = json::parse(eng::config_to_json(base));
   results.doc["shape"] = {{"preset", base.preset}, {"hidden", base.hidden}, {"ffn", base.ffn}, {"heads", base.heads},
                           {"seq_len", base.seq_len}, {"tokens_per_rank", base.tokens_per_rank},
@@ -621,9 +640,13 @@ int main(int argc, char** argv) {
 
   // The GEMM comparison first: it needs no engine, so its numbers exist even if an engine run fails.
   at::manual_seed(1234);
-  results.doc["grouped_gemm"] = grouped_gemm_bench(options.quick);
-  results.save();
-  print_gemm_table(results.doc["grouped_gemm"]);
+  if (options.cpu_smoke) {
+    results.doc["grouped_gemm"] = {{"skipped", "--cpu-smoke"}};
+  } else {
+    results.doc["grouped_gemm"] = grouped_gemm_bench(options.quick);
+    results.save();
+    print_gemm_table(results.doc["grouped_gemm"]);
+  }
 
   results.doc["regimes"] = json::array();
   Budget budget(options.budget_s);

@@ -112,7 +112,9 @@ def main():
             if r.get("not_run"):
                 say(f"{regime_key(r)}% regime, not run (time budget): {', '.join(r['not_run'])}")
         gg = bench.get("grouped_gemm")
-        if gg:
+        if gg and "skipped" in gg:
+            say(f"expert GEMMs vs dense at::mm: not measured ({gg['skipped']})")
+        elif gg:
             parts = []
             for g in gg.get("gemms", []):
                 grouped = (f"grouped {g['grouped_tflops']:.0f} TFLOP/s = {100 * g['grouped_fraction']:.0f}%"
