@@ -28,6 +28,9 @@ PHASE_TIMES=()
 mkdir -p "$RESULTS"
 # Everything printed also goes to check.log (the device tool returns only the last 12,000 characters).
 exec > >(tee -a "$RESULTS/check.log") 2>&1
+TEE_PID=$!
+# On exit, close our end and let tee finish writing check.log before the device tool collects $OUT.
+trap 'exec 1>&- 2>&-; wait "$TEE_PID" || true' EXIT
 
 say() { printf '%s\n' "$*"; }
 
