@@ -5,6 +5,8 @@
 #include <memory>
 
 #include <QHelpEvent>
+#include <QImage>
+#include <QPainter>
 #include <QTableWidget>
 #include <QToolTip>
 
@@ -228,6 +230,32 @@ class TimelineWidgetTest : public QObject {
     bool shown = false;
     for (const Row& r : w.rows()) shown = shown || (r.kind == RowKind::Lane && r.track == 0);
     QVERIFY(shown);
+  }
+
+  void measuredRangeEdgesAreDrawnOnlyWhenInView() {
+    ViewState state;
+    TimelineWidget w(&state);
+    w.resize(1000, 400);
+    w.setTrace(sample_trace());
+    const QColor edge(160, 110, 0);
+    auto edge_pixels = [&] {
+      QImage image(w.size(), QImage::Format_ARGB32_Premultiplied);
+      QPainter p(&image);
+      w.renderTo(p, image.size());
+      p.end();
+      int n = 0;
+      for (int y = TimelineWidget::kRulerHeight; y < image.height(); ++y)
+        for (int x = TimelineWidget::kHeaderWidth; x < image.width(); ++x) n += image.pixelColor(x, y) == edge;
+      return n;
+    };
+    // In view: two full-height edge lines.
+    state.setMeasuredRange(TimeWindow{5000, 15000});
+    QVERIFY(edge_pixels() >= 2 * (w.height() - TimelineWidget::kRulerHeight));
+    // Zoomed to 1 us (830 px) with the range 5.17 s away: its start lies 2^32 + 200 pixels to the right,
+    // which wrapped to x = 200 in a 32-bit pixel coordinate. Nothing of it is in view.
+    state.setWindow({0, 1000});
+    state.setMeasuredRange(TimeWindow{5'174'659'429, 5'174'669'429});
+    QCOMPARE(edge_pixels(), 0);
   }
 
   void rankHeaderClickCollapses() {

@@ -393,8 +393,10 @@ void TimelineWidget::paintOverlays(QPainter& p, QSize size) const {
     }
   }
   if (const auto& m = state_->measuredRange()) {
-    const double x0 = x_for(w, plot_width, m->start_ns);
-    const double x1 = x_for(w, plot_width, m->end_ns);
+    // Clamped near the plot: far outside it the pixel positions would not fit the int of a QRect.
+    const auto clamp_x = [&](double x) { return std::clamp(x, kHeaderWidth - 2.0, size.width() + 2.0); };
+    const double x0 = clamp_x(x_for(w, plot_width, m->start_ns));
+    const double x1 = clamp_x(x_for(w, plot_width, m->end_ns));
     fill_translucent(p, QRectF(x0, kRulerHeight, x1 - x0, size.height() - kRulerHeight), QColor(255, 200, 0, 50));
     const QColor edge(160, 110, 0);
     vline(p, int(std::lround(x0)), kRulerHeight, size.height(), edge);
