@@ -143,6 +143,7 @@ fi
 # The same find_package calls as cmake/ScmoeDependencies.cmake, in a throwaway project, so what is missing
 # is listed by name before the real configure stops at the first one.
 PROBE="$BUILD/dep-probe"
+rm -rf "$PROBE"  # a cache from an earlier run would report what was found then
 mkdir -p "$PROBE/src"
 cat >"$PROBE/src/CMakeLists.txt" <<'EOF'
 cmake_minimum_required(VERSION 3.25)
@@ -159,10 +160,9 @@ foreach(pkg zstd ZLIB simdjson nlohmann_json tomlplusplus CLI11 GTest benchmark)
 endforeach()
 file(WRITE "${CMAKE_BINARY_DIR}/missing.txt" "${missing}")
 EOF
-rm -f "$PROBE/missing.txt"
-run_phase deps 60 all cmake -S "$PROBE/src" -B "$PROBE" -DCMAKE_PREFIX_PATH="$PREFIX_PATH" -Wno-dev ||
+run_phase deps 60 all cmake -S "$PROBE/src" -B "$PROBE/build" -DCMAKE_PREFIX_PATH="$PREFIX_PATH" -Wno-dev ||
   stop 2 "the dependency probe failed to run (see $RESULTS/deps.log)"
-missing_list=$(cat "$PROBE/missing.txt")
+missing_list=$(cat "$PROBE/build/missing.txt")
 declare -A UBUNTU_PACKAGE=([zstd]=libzstd-dev [ZLIB]=zlib1g-dev [simdjson]=libsimdjson-dev
   [nlohmann_json]=nlohmann-json3-dev [tomlplusplus]=libtomlplusplus-dev [CLI11]=libcli11-dev
   [GTest]=libgtest-dev [benchmark]=libbenchmark-dev)
