@@ -1,12 +1,11 @@
 #include "scmoe/engine/runner.h"
 
-#include <ATen/Context.h>
-
 #include <atomic>
 #include <mutex>
 #include <thread>
 
 #include "parallel/abort_signal.h"
+#include "parallel/gpu_runtime.h"
 #include "run_session.h"
 
 namespace scmoe::engine {
@@ -30,9 +29,9 @@ std::vector<ConfigError> Runner::start(const EngineConfig& config, RunCallbacks 
   if (impl_->running) return {{"run", "a run is already in progress: cancel or wait for it first"}};
   if (impl_->thread.joinable()) impl_->thread.join();
   std::vector<ConfigError> errors = validate(config);
-  if (config.device == DeviceType::Cuda) {
-    errors.push_back({"device", at::hasCUDA() ? "the CUDA lanes are not part of this engine build yet; use \"cpu\""
-                                              : "this LibTorch has no CUDA support; use \"cpu\""});
+  // device = cuda where this build or machine cannot run it: one error naming "device", before anything runs.
+  if (errors.empty()) {
+    if (auto error = cuda_device_error(config)) errors.push_back(*error);
   }
   if (!errors.empty()) return errors;
   impl_->abort = std::make_unique<AbortSignal>();

@@ -427,7 +427,11 @@ Overheads measured_overheads(const std::vector<Trace>& iterations, const std::ve
     if (!any) continue;
     if (it < wall_ms.size()) frame.push_back(wall_ms[it] - static_cast<double>(last - first) / 1e6);
     for (const auto& [key, s] : seen) {
-      const auto [rank, unit, index] = key;
+      // Plain copies, not a structured binding: lambdas cannot capture bindings before C++20 in clang 14
+      // (the fuzz build).
+      const std::int32_t rank = std::get<0>(key);
+      const std::int32_t unit = std::get<1>(key);
+      const std::size_t index = std::get<2>(key);
       const PlanStep& step = plan.steps[index];
       const auto input_end = [&](std::int32_t r, bool cross_only, bool& found) {
         double end = 0.0;
