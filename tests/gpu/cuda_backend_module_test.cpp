@@ -10,18 +10,10 @@
 #include <string>
 
 #include "parallel/cuda_backend.h"
+#include "error_message.h"
 
 namespace scmoe::engine {
 namespace {
-
-std::string error_of(const std::function<void()>& call) {
-  try {
-    call();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
-}
 
 bool gpu_driver_present() { return std::filesystem::exists("/dev/nvidiactl"); }
 

@@ -21,6 +21,7 @@
 #include <thread>
 
 #include "parallel/cuda_backend.h"
+#include "error_message.h"
 
 #if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 1)
 #define SCMOE_TEST_NATIVE_STREAMS 1
@@ -30,15 +31,6 @@
 
 namespace scmoe::engine {
 namespace {
-
-std::string error_of(const std::function<void()>& call) {
-  try {
-    call();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
-}
 
 // What the comm lane makes current: a high-priority stream from LibTorch's pool.
 c10::Stream comm_stream(int device) {

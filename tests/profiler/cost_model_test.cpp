@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <utility>
 #include <vector>
 
 namespace cost = scmoe::prof::cost;
@@ -149,8 +150,9 @@ TEST(CostModel, LinkTimeAndExchangeBytes) {
   EXPECT_THROW(cost::exchange_bytes(512, 1, 1024, 4, 0), std::invalid_argument);
 }
 
-TEST(CostModel, CollectivesWaitForTheSlowestRank) {
-  // Top-1, serial plan: attn_l, mlp_l, attn_l+1, gate, encode, D, E, C, decode, output.
+// Op times of a fast and a slow rank for the top-1 serial plan (attn_l, mlp_l, attn_l+1, gate, encode, D,
+// E, C, decode, output): alone, fast takes 3+2+1+2 = 8 and slow 9+2+4+2 = 17.
+std::pair<cost::OpTimes, cost::OpTimes> fast_and_slow_rank() {
   cost::OpTimes fast, slow;
   for (Op op : {Op::AttnL, Op::MlpL, Op::AttnL1}) {
     fast[op] = 1;
@@ -160,6 +162,12 @@ TEST(CostModel, CollectivesWaitForTheSlowestRank) {
   fast[Op::Expert] = 1;
   slow[Op::Expert] = 4;
   fast[Op::Combine] = slow[Op::Combine] = 2;
+  return {fast, slow};
+}
+
+TEST(CostModel, CollectivesWaitForTheSlowestRank) {
+  // Top-1, serial plan: attn_l, mlp_l, attn_l+1, gate, encode, D, E, C, decode, output.
+  const auto [fast, slow] = fast_and_slow_rank();
   const auto plan = cost::build_plan({cost::Arch::Top1, 2, true, 1}, 1, true);
   // Alone: fast 3+2+1+2 = 8, slow 9+2+4+2 = 17. Together the dispatch starts at 9 on both ranks, the
   // combine at max(9+2+1, 9+2+4) = 15 -> both end at 17. Two units: the second starts at 17 on both: 34.
@@ -243,15 +251,7 @@ TEST(CostModel, OverheadsDelayHandOffsCollectivesAndLaneSteps) {
 
 TEST(CostModel, PredictionRunsEachMeasuredIterationAndTakesTheMedian) {
   // Top-1 serial plan as in CollectivesWaitForTheSlowestRank: fast alone 8, a slow rank makes it 17.
-  cost::OpTimes fast, slow;
-  for (Op op : {Op::AttnL, Op::MlpL, Op::AttnL1}) {
-    fast[op] = 1;
-    slow[op] = 3;
-  }
-  fast[Op::Dispatch] = slow[Op::Dispatch] = 2;
-  fast[Op::Expert] = 1;
-  slow[Op::Expert] = 4;
-  fast[Op::Combine] = slow[Op::Combine] = 2;
+  const auto [fast, slow] = fast_and_slow_rank();
   const auto plan = cost::build_plan({cost::Arch::Top1, 2, true, 1}, 1, true);
   // Iterations: rank 1 slow, both fast, rank 0 slow -> 17, 8, 17: median 17. Each rank's median op
   // times would be "fast" on both ranks (8): the barrier waits would vanish.
