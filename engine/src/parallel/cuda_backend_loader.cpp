@@ -2,11 +2,12 @@
 
 #include <dlfcn.h>
 
-#include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <mutex>
 #include <stdexcept>
+
+#include "scmoe/profiler/capture/module_search.h"
 
 namespace scmoe::engine {
 
@@ -14,24 +15,16 @@ namespace {
 
 constexpr const char* kModuleFile = "libscmoe_engine_cuda.so";
 
-// Same order as the CUPTI module's loader: an explicit path alone; otherwise the environment, next to the
-// executable (build tree: app/), the installed lib/scmoe, the build tree this binary came from (tests live
-// in other folders than the module), and last the plain name for LD_LIBRARY_PATH and the ld.so cache.
-std::vector<std::string> candidate_paths(const std::string& explicit_path) {
-  if (!explicit_path.empty()) return {explicit_path};
-  std::vector<std::string> out;
-  if (const char* env = std::getenv("SCMOE_ENGINE_CUDA_MODULE"); env != nullptr && *env != '\0') out.emplace_back(env);
-  std::error_code ec;
-  const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
-  if (!ec) {
-    out.push_back((exe.parent_path() / kModuleFile).string());
-    out.push_back((exe.parent_path().parent_path() / "lib" / "scmoe" / kModuleFile).string());
-  }
+// The module in the build tree this binary came from (engine/src/cuda/CMakeLists.txt sets it on this file).
 #ifdef SCMOE_ENGINE_CUDA_MODULE_PATH
-  out.emplace_back(SCMOE_ENGINE_CUDA_MODULE_PATH);
+constexpr const char* kBuildTreeModule = SCMOE_ENGINE_CUDA_MODULE_PATH;
+#else
+constexpr const char* kBuildTreeModule = "";
 #endif
-  out.emplace_back(kModuleFile);
-  return out;
+
+// The same search as the CUPTI module's (prof::capture::module_search_paths).
+std::vector<std::string> candidate_paths(const std::string& explicit_path) {
+  return prof::capture::module_search_paths(kModuleFile, "SCMOE_ENGINE_CUDA_MODULE", explicit_path, kBuildTreeModule);
 }
 
 using CreateFn = CudaBackend* (*)();

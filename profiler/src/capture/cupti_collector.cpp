@@ -3,11 +3,11 @@
 #include <dlfcn.h>
 
 #include <array>
-#include <cstdlib>
 #include <filesystem>
 #include <vector>
 
 #include "cupti_module_abi.h"
+#include "scmoe/profiler/capture/module_search.h"
 
 namespace scmoe::prof::capture {
 
@@ -15,18 +15,16 @@ namespace {
 
 constexpr const char* kModuleFile = "libscmoe_cupti.so";
 
+// The module in the build tree (set by profiler/CMakeLists.txt when CUDA is found), for binaries that do
+// not run from app/: the engine's GPU tests and the GPU benchmark.
+#ifdef SCMOE_CUPTI_MODULE_BUILD_PATH
+constexpr const char* kBuildTreeModule = SCMOE_CUPTI_MODULE_BUILD_PATH;
+#else
+constexpr const char* kBuildTreeModule = "";
+#endif
+
 std::vector<std::string> candidate_paths(const std::string& explicit_path) {
-  if (!explicit_path.empty()) return {explicit_path};
-  std::vector<std::string> out;
-  if (const char* env = std::getenv("SCMOE_CUPTI_MODULE"); env != nullptr && *env != '\0') out.emplace_back(env);
-  std::error_code ec;
-  const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
-  if (!ec) {
-    out.push_back((exe.parent_path() / kModuleFile).string());
-    out.push_back((exe.parent_path().parent_path() / "lib" / "scmoe" / kModuleFile).string());
-  }
-  out.emplace_back(kModuleFile);  // plain name: LD_LIBRARY_PATH, rpath, ld.so.cache
-  return out;
+  return module_search_paths(kModuleFile, "SCMOE_CUPTI_MODULE", explicit_path, kBuildTreeModule);
 }
 
 }  // namespace
