@@ -9,6 +9,7 @@
 #include <charconv>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <numeric>
 #include <unordered_map>
 #include <utility>
@@ -113,8 +114,9 @@ struct PendingArg {
 class Importer {
  public:
   Importer(std::string& json, const std::string& source, const ClassificationRules& rules, Trace& out,
-           const std::function<bool(std::size_t)>& progress)
-      : json_(json), source_(source), trace_(out), classifier_(rules, out.strings), progress_(progress) {}
+           const std::function<bool(std::size_t)>& progress, od::parser& parser)
+      : json_(json), source_(source), trace_(out), classifier_(rules, out.strings), progress_(progress),
+        parser_(parser) {}
 
   ChromeJsonImport run();
 
@@ -163,7 +165,7 @@ class Importer {
   Classifier classifier_;
   const std::function<bool(std::size_t)>& progress_;
 
-  od::parser parser_;
+  od::parser& parser_;
   od::document doc_;
   const char* base_ = nullptr;
   std::string expected_;
@@ -903,8 +905,21 @@ void Importer::resolve_flows(const std::vector<std::uint32_t>& final_of_raw) {
 
 ChromeJsonImport import_chrome_json(std::string& json, const std::string& source, const ClassificationRules& rules,
                                     Trace& out, const std::function<bool(std::size_t)>& progress) {
-  Importer importer(json, source, rules, out, progress);
-  return importer.run();
+  // One parser per thread, kept between imports: its buffers (a structural index of 4 bytes per token,
+  // a string buffer) are as large as the document, and faulting their pages in again for every file
+  // costs more than the first pass of the parse itself on VMs. Parsers grown by huge documents are not
+  // kept, so an import of a few GB does not hold its buffers for the life of the thread.
+  constexpr std::size_t kKeepParserUpTo = std::size_t{256} << 20;
+  thread_local std::unique_ptr<od::parser> kept;
+  std::unique_ptr<od::parser> parser = std::move(kept);
+  if (!parser) parser = std::make_unique<od::parser>();
+  ChromeJsonImport result;
+  {
+    Importer importer(json, source, rules, out, progress, *parser);
+    result = importer.run();
+  }
+  if (parser->capacity() <= kKeepParserUpTo) kept = std::move(parser);
+  return result;
 }
 
 }  // namespace scmoe::prof::formats
