@@ -103,6 +103,19 @@ struct FlowEnds {
   FlowKind kind = FlowKind::Other;
 };
 
+// A flow's identity: (cat, id). Views into the input or simdjson's string buffer, both alive for the
+// whole import: no string is built per flow event.
+struct FlowKey {
+  std::string_view cat, id;
+  bool operator==(const FlowKey&) const = default;
+};
+struct FlowKeyHash {
+  std::size_t operator()(const FlowKey& k) const noexcept {
+    const std::size_t h = std::hash<std::string_view>{}(k.id);
+    return h ^ (std::hash<std::string_view>{}(k.cat) + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2));
+  }
+};
+
 // One arg of the event being read; views point into the input or simdjson's string buffer, both alive
 // for the whole import.
 struct PendingArg {
@@ -156,6 +169,7 @@ class Importer {
   void handle_metadata_event();
   bool make_span(Span& span, bool gpu);
   std::uint32_t intern_args();
+  std::uint32_t intern_cached(std::string_view s);
   bool assemble();
   void resolve_flows(const std::vector<std::uint32_t>& final_of_raw);
 
@@ -199,9 +213,29 @@ class Importer {
   std::vector<std::vector<Span>> open_;  // per raw track: ph "B" spans waiting for their "E"
   std::unordered_map<std::string, std::string> process_names_, thread_names_, scmoe_tracks_;
   std::unordered_map<std::string, std::int64_t> process_sort_, thread_sort_;
-  std::unordered_map<std::string, std::uint32_t> flow_index_;  // (cat, id) -> flows_, in order of appearance
+  std::unordered_map<FlowKey, std::uint32_t, FlowKeyHash> flow_index_;  // -> flows_, in order of appearance
   std::vector<FlowEnds> flows_;
+  // Names and arg keys repeat from event to event: a small direct-mapped cache of interned ids, keyed
+  // by length and end bytes and checked by content (views into the input), skips the string table's hash.
+  struct Interned {
+    std::string_view text;
+    std::uint32_t id = 0;
+  };
+  std::array<Interned, 256> intern_cache_{};
 };
+
+std::uint32_t Importer::intern_cached(std::string_view s) {
+  if (s.empty()) return trace_.strings.intern(s);
+  const std::size_t n = s.size();
+  const std::size_t slot =
+      (n * 131 + static_cast<unsigned char>(s[0]) * 7 + static_cast<unsigned char>(s[n - 1]) +
+       static_cast<unsigned char>(s[n / 2]) * 31) & (intern_cache_.size() - 1);
+  Interned& e = intern_cache_[slot];
+  if (e.text.size() == n && std::memcmp(e.text.data(), s.data(), n) == 0) return e.id;
+  e.text = s;
+  e.id = trace_.strings.intern(s);
+  return e.id;
+}
 
 std::size_t Importer::offset_now() {
   const char* loc = nullptr;
@@ -583,14 +617,14 @@ std::uint32_t Importer::intern_args() {
   list.reserve(args_.size());
   for (const PendingArg& a : args_) {
     if (scmoe_file_ && is_span_field_arg(a.key)) continue;
-    list.push_back({trace_.strings.intern(a.key), std::string(a.value)});
+    list.push_back({intern_cached(a.key), std::string(a.value)});
   }
   if (list.empty()) return kNoArgs;
   return trace_.add_args(std::move(list));
 }
 
 bool Importer::make_span(Span& span, bool gpu) {
-  span.name = trace_.strings.intern(ev_.name);
+  span.name = intern_cached(ev_.name);
   span.args = intern_args();
   if (scmoe_file_) {
     if (const auto c = category_from_name(ev_.cat)) span.category = *c;
@@ -645,11 +679,9 @@ bool Importer::handle_event() {
                         : (annotation ? Lane::HostAnnotation : Lane::HostWork);
   if (is_flow) {
     if (!ev_.has_id) return fail("\"id\" in a flow event");
-    key_.assign(ev_.cat).push_back('\x1f');
-    key_.append(ev_.id);
     // Kineto writes a flow per kernel launch: size the index once instead of rehashing as it grows.
     if (flows_.empty()) flow_index_.reserve(std::min<std::size_t>(json_.size() / 1024, std::size_t{1} << 20));
-    auto [it, inserted] = flow_index_.try_emplace(key_, static_cast<std::uint32_t>(flows_.size()));
+    auto [it, inserted] = flow_index_.try_emplace(FlowKey{ev_.cat, ev_.id}, static_cast<std::uint32_t>(flows_.size()));
     if (inserted) flows_.emplace_back();
     FlowEnds& ends = flows_[it->second];
     FlowPoint point{thread_key(), ev_.ts, ev_.bp == "e" || ph != 'f', true};
