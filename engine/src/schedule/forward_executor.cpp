@@ -113,6 +113,14 @@ class OpRange {
 #endif
 };
 
+// What a span says besides its time: an exchange over an emulated link, a gate that dropped tokens.
+std::uint8_t span_flags(const prof::cost::PlanStep& step, const UnitContext& ctx, const UnitState& state) {
+  std::uint8_t flags = 0;
+  if (prof::is_communication(prof::cost::op_category(step.op)) && ctx.comm->emulated()) flags |= prof::kSpanEmulated;
+  if (step.op == Op::Gate && state.routing.dropped > 0) flags |= prof::kSpanDropped;
+  return flags;
+}
+
 }  // namespace
 
 std::vector<at::Tensor> make_rank_inputs(const EngineConfig& c, int iteration) {
@@ -301,9 +309,7 @@ ForwardResult ForwardExecutor::run(Arch arch, const prof::cost::Plan& plan, int 
               run_op_with_context(step, ctx, state, layer);
             }
             void* end = timer.record();
-            std::uint8_t flags = 0;
-            if (prof::is_communication(prof::cost::op_category(step.op)) && ctx.comm->emulated()) flags |= prof::kSpanEmulated;
-            if (step.op == Op::Gate && state.routing.dropped > 0) flags |= prof::kSpanDropped;
+            const std::uint8_t flags = span_flags(step, ctx, state);
             timer.add(begin, end, {track, op_names_[static_cast<std::size_t>(step.op)], prof::cost::op_category(step.op),
                                    layer, iteration, step.chunk, flags});
           });
@@ -315,9 +321,7 @@ ForwardResult ForwardExecutor::run(Arch arch, const prof::cost::Plan& plan, int 
             const std::int64_t begin = prof::capture::HostCollector::now_ns();
             run_op_with_context(step, ctx, state, layer);
             const std::int64_t end = prof::capture::HostCollector::now_ns();
-            std::uint8_t flags = 0;
-            if (prof::is_communication(prof::cost::op_category(step.op)) && ctx.comm->emulated()) flags |= prof::kSpanEmulated;
-            if (step.op == Op::Gate && state.routing.dropped > 0) flags |= prof::kSpanDropped;
+            const std::uint8_t flags = span_flags(step, ctx, state);
             collector_.add_span(track, op_names_[static_cast<std::size_t>(step.op)], prof::cost::op_category(step.op),
                                 begin, end, layer, iteration, step.chunk, flags);
           });
