@@ -169,7 +169,7 @@ std::size_t trace_heap_bytes(const Trace& t) {
   std::size_t bytes = t.tracks.capacity() * sizeof(Track);
   for (const Track& tr : t.tracks) bytes += tr.spans.capacity() * sizeof(Span) + tr.info.name.capacity();
   for (std::uint32_t i = 0; i < t.strings.size(); ++i) bytes += t.strings.view(i).size() + 32 + 48;  // string + index node
-  bytes += t.args.capacity() * sizeof(ArgList) + t.flows.capacity() * sizeof(Flow);
+  bytes += t.args.memory_bytes() + t.flows.capacity() * sizeof(Flow);
   return bytes;
 }
 

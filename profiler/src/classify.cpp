@@ -173,22 +173,22 @@ bool ClassificationRules::scope_allows(std::size_t index, bool on_device) const 
   return s == RuleScope::Any || (s == RuleScope::Device) == on_device;
 }
 
-bool ClassificationRules::rule_matches_args(std::size_t index, const ArgList* args,
+bool ClassificationRules::rule_matches_args(std::size_t index, std::span<const Arg> args,
                                             const StringTable& strings) const {
   const ClassificationRule& r = rules_[index];
   if (r.arg_key.empty()) return true;
-  if (args == nullptr) return false;
+  if (args.empty()) return false;
   const auto key = strings.find(r.arg_key);
   if (!key) return false;
-  for (const Arg& a : *args) {
+  for (const Arg& a : args) {
     if (a.key != *key) continue;
     const auto& value_re = (*compiled_)[index].arg_value;
-    return !value_re || std::regex_search(a.value, *value_re);
+    return !value_re || std::regex_search(a.value().begin(), a.value().end(), *value_re);
   }
   return false;
 }
 
-std::optional<Category> ClassificationRules::classify(std::string_view name, const ArgList* args,
+std::optional<Category> ClassificationRules::classify(std::string_view name, std::span<const Arg> args,
                                                       const StringTable& strings, bool on_device) const {
   for (std::size_t i = 0; i < rules_.size(); ++i) {
     if (!scope_allows(i, on_device)) continue;
@@ -218,7 +218,7 @@ const std::vector<std::uint16_t>& Classifier::candidates(std::uint32_t name_id) 
   return *slot;
 }
 
-std::optional<Category> Classifier::classify(std::uint32_t name_id, const ArgList* args, bool on_device) {
+std::optional<Category> Classifier::classify(std::uint32_t name_id, std::span<const Arg> args, bool on_device) {
   for (std::uint16_t i : candidates(name_id)) {
     if (!rules_.scope_allows(i, on_device)) continue;
     if (rules_.rule_matches_args(i, args, strings_)) return rules_.rules_[i].category;

@@ -80,7 +80,7 @@ TEST(CuptiCapture, BuildsTracksFlowsAndAttributesNcclPhases) {
   ASSERT_NE(copy, nullptr);
   EXPECT_EQ(copy->category, Category::Memcpy);
   ASSERT_NE(copy->args, kNoArgs);
-  EXPECT_EQ(t.args[copy->args][0].value, "4096");
+  EXPECT_EQ(t.args[copy->args][0].value(), "4096");
 
   // Host tracks: API calls on per-thread tracks, the wait nested in its call; the orphan wait is dropped.
   std::uint32_t sync_track = 0;

@@ -8,10 +8,10 @@ namespace scmoe::prof {
 namespace {
 
 std::optional<Category> classify(const ClassificationRules& rules, std::string_view name, bool on_device = true,
-                                 ArgList args = {}, StringTable* strings = nullptr) {
+                                 std::vector<Arg> args = {}, StringTable* strings = nullptr) {
   StringTable local;
   StringTable& table = strings ? *strings : local;
-  return rules.classify(name, args.empty() ? nullptr : &args, table, on_device);
+  return rules.classify(name, args, table, on_device);
 }
 
 TEST(ClassificationRules, NcclOldAndNewKernelNamesAreCommunication) {
@@ -29,7 +29,7 @@ TEST(ClassificationRules, NcclOldAndNewKernelNamesAreCommunication) {
 TEST(ClassificationRules, CollectiveNameArgMarksKernelsAsCommunication) {
   const ClassificationRules rules;
   StringTable strings;
-  const ArgList args{{strings.intern("Collective name"), "all_to_all"}};
+  const std::vector<Arg> args{{strings.intern("Collective name"), "all_to_all"}};
   EXPECT_EQ(classify(rules, "some_custom_a2a_kernel", true, args, &strings), Category::OtherComm);
   EXPECT_FALSE(classify(rules, "some_custom_a2a_kernel", true, {}, &strings));
   EXPECT_FALSE(classify(rules, "record_param_comms", /*on_device=*/false, args, &strings));
@@ -108,14 +108,14 @@ TEST(Classifier, CachedVerdictsMatchTheSlowPath) {
   StringTable strings;
   const std::vector<std::string> names = {"ncclDevKernel_SendRecv", "dispatch", "gemm", "deep_ep::intranode::combine<1>",
                                           "expert", "record_param_comms"};
-  const ArgList with_collective{{strings.intern("Collective name"), "allreduce"}};
+  const std::vector<Arg> with_collective{{strings.intern("Collective name"), "allreduce"}};
   Classifier classifier(rules, strings);
   for (int round = 0; round < 2; ++round) {  // second round hits the cache
     for (const std::string& n : names) {
       const std::uint32_t id = strings.intern(n);
       for (bool device : {true, false}) {
-        EXPECT_EQ(classifier.classify(id, nullptr, device), rules.classify(n, nullptr, strings, device)) << n;
-        EXPECT_EQ(classifier.classify(id, &with_collective, device), rules.classify(n, &with_collective, strings, device))
+        EXPECT_EQ(classifier.classify(id, {}, device), rules.classify(n, {}, strings, device)) << n;
+        EXPECT_EQ(classifier.classify(id, with_collective, device), rules.classify(n, with_collective, strings, device))
             << n;
       }
     }

@@ -213,12 +213,12 @@ TEST(KinetoImport, EscapedKeysAndStringsReadTheSameAsPlainOnes) {
   EXPECT_EQ(t.name_of(*host), "a\"b\\c\xC3\xA9");
   EXPECT_EQ(t.name_of(*gpu), "kernel A");
   ASSERT_NE(host->args, kNoArgs);
-  const ArgList& args = t.args[host->args];
+  const std::span<const Arg> args = t.args[host->args];
   ASSERT_EQ(args.size(), 2u);
   EXPECT_EQ(t.strings.view(args[0].key), "key");
-  EXPECT_EQ(args[0].value, "v/w");
+  EXPECT_EQ(args[0].value(), "v/w");
   EXPECT_EQ(t.strings.view(args[1].key), "plain");
-  EXPECT_EQ(args[1].value, "x y");
+  EXPECT_EQ(args[1].value(), "x y");
 }
 
 }  // namespace

@@ -52,7 +52,7 @@ void expect_blocks_round_trip(const std::vector<std::size_t>& lengths) {
   Trace original;
   std::vector<std::uint32_t> names;
   for (int i = 0; i < 50; ++i) names.push_back(original.strings.intern("op " + std::to_string(i)));
-  original.args.push_back({{names[0], "v"}});
+  original.args.add({{names[0], "v"}});
   std::uint64_t x = 12345;
   auto next = [&] { return x = x * 6364136223846793005ull + 1442695040888963407ull; };
   for (std::size_t k = 0; k < lengths.size(); ++k) {

@@ -62,7 +62,7 @@ inline std::string span_text(const Trace& t, const Span& s) {
     << " layer=" << s.layer << " it=" << s.iteration << " op=" << s.op_instance << " flags=" << int(s.flags)
     << " depth=" << s.depth;
   if (s.args != kNoArgs) {
-    for (const Arg& a : t.args[s.args]) o << " " << t.strings.view(a.key) << "=" << a.value;
+    for (const Arg& a : t.args[s.args]) o << " " << t.strings.view(a.key) << "=" << a.value();
   }
   return o.str();
 }

@@ -65,3 +65,104 @@ TEST(Trace, FinalizeSortsSpansAndKeepsFlowsOnTheSameSpans) {
 
 }  // namespace
 }  // namespace scmoe::prof
+
+namespace scmoe::prof {
+namespace {
+
+// The reference: a plain vector of (key, value) lists.
+using ReferenceArgs = std::vector<std::vector<std::pair<std::uint32_t, std::string>>>;
+
+void expect_same_args(const ArgTable& table, const ReferenceArgs& reference) {
+  ASSERT_EQ(table.size(), reference.size());
+  for (std::uint32_t i = 0; i < reference.size(); ++i) {
+    const std::span<const Arg> list = table[i];
+    ASSERT_EQ(list.size(), reference[i].size()) << "list " << i;
+    for (std::size_t k = 0; k < list.size(); ++k) {
+      EXPECT_EQ(list[k].key, reference[i][k].first) << "list " << i << " arg " << k;
+      EXPECT_EQ(list[k].value(), reference[i][k].second) << "list " << i << " arg " << k;
+    }
+  }
+}
+
+// Lists of 0..40 args with values of 0..70 bytes, plus a few texts larger than a block and a list larger
+// than the first segments, so lists cross segment ends (they must move along, whole) and texts cross
+// block ends.
+ReferenceArgs fill(ArgTable& table, int lists, std::uint32_t seed) {
+  ReferenceArgs reference;
+  std::uint32_t x = seed;
+  auto next = [&] { return x = x * 1664525u + 1013904223u; };
+  for (int i = 0; i < lists; ++i) {
+    auto& ref = reference.emplace_back();
+    const std::uint32_t n = i == 7 ? 5000 : next() % 41;
+    for (std::uint32_t k = 0; k < n; ++k) {
+      std::string value(i % 500 == 3 && k == 0 ? (1u << 20) + 17 : next() % 71, 'a');
+      for (char& c : value) c = static_cast<char>('a' + next() % 26);
+      ref.emplace_back(next() % 1000, value);
+      table.push(ref.back().first, ref.back().second);
+    }
+    EXPECT_EQ(table.close_list(), static_cast<std::uint32_t>(i));
+  }
+  return reference;
+}
+
+TEST(ArgTable, ListsSurviveSegmentAndBlockEnds) {
+  ArgTable table;
+  const ReferenceArgs reference = fill(table, 20000, 1);
+  expect_same_args(table, reference);
+  // Far less than the 24-40 bytes per arg of a vector of strings per list.
+  std::size_t args = 0, text = 0;
+  for (const auto& list : reference) {
+    args += list.size();
+    for (const auto& [k, v] : list) text += v.size();
+  }
+  EXPECT_LT(table.memory_bytes(), text + args * 16 * 2 + (std::size_t{8} << 20));
+}
+
+TEST(ArgTable, CopiesOwnTheirTextsAndMovesKeepEveryList) {
+  ReferenceArgs reference;
+  ArgTable copy;
+  {
+    ArgTable original;
+    reference = fill(original, 3000, 2);
+    copy = original;
+    ArgTable moved(std::move(original));
+    expect_same_args(moved, reference);
+    EXPECT_TRUE(original.empty());  // NOLINT(bugprone-use-after-move): moved-from is documented empty
+    original.push(1, "reused");      // and usable: it must not write into the moved storage
+    EXPECT_EQ(original.close_list(), 0u);
+    expect_same_args(moved, reference);
+  }
+  expect_same_args(copy, reference);
+}
+
+TEST(ArgTable, AppendMapsKeysAndTakesTheOtherStorage) {
+  ArgTable a, b;
+  ReferenceArgs ra = fill(a, 500, 3);
+  const ReferenceArgs rb = fill(b, 700, 4);
+  std::vector<std::uint32_t> key_map(1000);
+  for (std::uint32_t k = 0; k < key_map.size(); ++k) key_map[k] = 5000 + k;
+  a.append(std::move(b), key_map);
+  EXPECT_TRUE(b.empty());  // NOLINT(bugprone-use-after-move)
+  for (auto list : rb) {
+    for (auto& [k, v] : list) k = 5000 + k;
+    ra.push_back(list);
+  }
+  expect_same_args(a, ra);
+  // Lists added after the append land after the appended ones.
+  EXPECT_EQ(a.add({{1, "x"}, {2, "yz"}}), 1200u);
+  EXPECT_EQ(a[1200][1].value(), "yz");
+}
+
+TEST(ArgTable, EmptyListsAndEmptyValues) {
+  Trace t;
+  EXPECT_EQ(t.add_args({}), kNoArgs);
+  const std::uint32_t id = t.add_args({{3, ""}, {4, "v"}});
+  ASSERT_EQ(t.args[id].size(), 2u);
+  EXPECT_EQ(t.args[id][0].value(), "");
+  EXPECT_EQ(t.args[id][1].value(), "v");
+  EXPECT_EQ(t.args.close_list(), id + 1);  // an empty list is still a list in the table
+  EXPECT_TRUE(t.args[id + 1].empty());
+}
+
+}  // namespace
+}  // namespace scmoe::prof

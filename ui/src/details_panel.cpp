@@ -65,7 +65,7 @@ QString DetailsPanel::selectionHtml() const {
   if (s.has_flag(prof::kSpanDropped)) flags << tr("tokens dropped");
   if (!flags.isEmpty()) html += row(tr("flags"), flags.join(QStringLiteral(", ")));
   if (s.args != prof::kNoArgs && s.args < trace.args.size()) {
-    for (const prof::Arg& a : trace.args[s.args]) html += row(qstr(trace.strings.view(a.key)), qstr(a.value));
+    for (const prof::Arg& a : trace.args[s.args]) html += row(qstr(trace.strings.view(a.key)), qstr(a.value()));
   }
   html += QStringLiteral("</table>");
   QString flows;

@@ -54,7 +54,7 @@ void append_cupti_capture(const CuptiCapture& capture, const ClassificationRules
   std::map<std::uint32_t, ThreadRanges> ranges_by_thread;
   for (std::size_t i = 0; i < capture.markers.size(); ++i) {
     const CuptiMarkerRange& m = capture.markers[i];
-    const auto c = rules.classify(m.name, nullptr, trace.strings, /*on_device=*/false);
+    const auto c = rules.classify(m.name, {}, trace.strings, /*on_device=*/false);
     if (c && (*c == Category::Dispatch || *c == Category::Combine)) phase_of[i] = c;
     marker_index.emplace(&m, i);
     ranges_by_thread[m.thread].ranges.push_back(&m);
@@ -111,7 +111,7 @@ void append_cupti_capture(const CuptiCapture& capture, const ClassificationRules
     s.start_ns = host_time(m.start);
     s.end_ns = std::max(s.start_ns, host_time(m.end));
     s.name = trace.strings.intern(m.name);
-    s.category = rules.classify(m.name, nullptr, trace.strings, false).value_or(Category::Other);
+    s.category = rules.classify(m.name, {}, trace.strings, false).value_or(Category::Other);
     push(host_track(m.thread, TrackKind::Annotation, "NVTX thread "), s);
   }
 
@@ -133,7 +133,7 @@ void append_cupti_capture(const CuptiCapture& capture, const ClassificationRules
     switch (a.kind) {
       case CuptiDeviceActivity::Kind::Kernel: {
         s.name = trace.strings.intern(demangle(a.name));
-        s.category = classifier.classify(s.name, nullptr, /*on_device=*/true).value_or(Category::Other);
+        s.category = classifier.classify(s.name, {}, /*on_device=*/true).value_or(Category::Other);
         break;
       }
       case CuptiDeviceActivity::Kind::Memcpy:

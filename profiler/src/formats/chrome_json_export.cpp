@@ -178,7 +178,7 @@ void ChromeWriter::span_event(const Span& s, int pid, int tid) {
       const std::string_view k = t_.strings.view(a.key);
       if (is_span_field_arg(k)) continue;  // the span's own fields carry these names
       key(k);
-      append_arg_value(buf_, a.value);
+      append_arg_value(buf_, a.value());
     }
   }
   buf_.append("}}");

@@ -129,10 +129,7 @@ void append_trace(Trace& dst, Trace&& src) {
   std::vector<std::uint32_t> string_map(src.strings.size());
   for (std::uint32_t i = 0; i < src.strings.size(); ++i) string_map[i] = dst.strings.intern(src.strings.view(i));
   const auto arg_base = static_cast<std::uint32_t>(dst.args.size());
-  for (ArgList& list : src.args) {
-    for (Arg& a : list) a.key = string_map[a.key];
-    dst.args.push_back(std::move(list));
-  }
+  dst.args.append(std::move(src.args), string_map);
   const auto track_base = static_cast<std::uint32_t>(dst.tracks.size());
   for (Track& t : src.tracks) {
     for (Span& s : t.spans) {

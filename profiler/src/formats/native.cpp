@@ -315,24 +315,25 @@ bool decode_common(Reader& r, std::string_view payload, Trace& out, SpanLimits& 
   if (!r.expect_tag(kDropped, "DROP") || !r.get(out.dropped_records, "dropped record count")) return false;
 
   if (!r.expect_tag(kArgs, "ARGS") || !r.count(n, 4, "arg list count")) return false;
-  out.args.resize(n);
+  out.args = ArgTable();
+  out.args.reserve_lists(n);
   for (std::uint64_t i = 0; i < n; ++i) {
     std::uint32_t size = 0;
     if (!r.get(size, "arg list size")) return false;
     if (size > (payload.size() - r.offset()) / 8) return r.fail("an arg list size no larger than the bytes left");
-    ArgList& list = out.args[i];
-    list.resize(size);
-    for (Arg& a : list) {
+    for (std::uint32_t j = 0; j < size; ++j) {
+      std::uint32_t key = 0;
       std::string_view value;
       const std::size_t at = r.offset();
-      if (!r.get(a.key, "arg key")) return false;
-      if (a.key >= limits.string_count) {
+      if (!r.get(key, "arg key")) return false;
+      if (key >= limits.string_count) {
         error = "payload byte " + std::to_string(at) + ": expected an arg key below " + std::to_string(limits.string_count);
         return false;
       }
       if (!r.get_string(value, "arg value")) return false;
-      a.value = value;
+      out.args.push(key, value);
     }
+    out.args.close_list();
   }
   limits.arg_count = n;
   return true;
@@ -732,11 +733,12 @@ void put_common(Writer& w, std::string& out, const Trace& trace) {
 
   w.put(kArgs);
   w.put(static_cast<std::uint64_t>(trace.args.size()));
-  for (const ArgList& list : trace.args) {
+  for (std::uint32_t i = 0; i < trace.args.size(); ++i) {
+    const std::span<const Arg> list = trace.args[i];
     w.put(static_cast<std::uint32_t>(list.size()));
     for (const Arg& a : list) {
       w.put(a.key);
-      w.put_string(a.value);
+      w.put_string(a.value());
     }
   }
 }

@@ -50,9 +50,9 @@ class ClassificationRules {
   std::string load_file(const std::string& path);
   std::string save_file(const std::string& path) const;  // atomic
 
-  // First matching rule's category, or nullopt. `args` may be null. Slow path (regex per call): use
+  // First matching rule's category, or nullopt. `args` may be empty. Slow path (regex per call): use
   // Classifier for bulk work.
-  std::optional<Category> classify(std::string_view name, const ArgList* args, const StringTable& strings,
+  std::optional<Category> classify(std::string_view name, std::span<const Arg> args, const StringTable& strings,
                                    bool on_device) const;
 
  private:
@@ -61,7 +61,7 @@ class ClassificationRules {
     std::regex name;
     std::optional<std::regex> arg_value;
   };
-  bool rule_matches_args(std::size_t index, const ArgList* args, const StringTable& strings) const;
+  bool rule_matches_args(std::size_t index, std::span<const Arg> args, const StringTable& strings) const;
   bool scope_allows(std::size_t index, bool on_device) const;
 
   std::vector<ClassificationRule> rules_;
@@ -73,7 +73,7 @@ class ClassificationRules {
 class Classifier {
  public:
   Classifier(const ClassificationRules& rules, const StringTable& strings);
-  std::optional<Category> classify(std::uint32_t name_id, const ArgList* args, bool on_device);
+  std::optional<Category> classify(std::uint32_t name_id, std::span<const Arg> args, bool on_device);
 
  private:
   const std::vector<std::uint16_t>& candidates(std::uint32_t name_id);

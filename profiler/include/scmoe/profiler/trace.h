@@ -5,8 +5,11 @@
 
 #include <cstdint>
 #include <deque>
+#include <initializer_list>
 #include <limits>
+#include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -126,12 +129,79 @@ class StringTable {
 };
 
 // Key/value arguments of spans (kernel grid, collective sizes, ...), stored apart from the spans so the
-// common span without args costs nothing.
+// common span without args costs nothing. Values are text; a value points into its ArgTable's storage.
 struct Arg {
-  std::uint32_t key = 0;    // string id
-  std::string value;
+  Arg() = default;
+  Arg(std::uint32_t key_id, std::string_view text)
+      : data(text.data()), size(static_cast<std::uint32_t>(text.size())), key(key_id) {}
+  std::string_view value() const { return {data, size}; }
+
+  const char* data = nullptr;
+  std::uint32_t size = 0;
+  std::uint32_t key = 0;  // string id
 };
-using ArgList = std::vector<Arg>;
+static_assert(sizeof(Arg) == 16, "Kineto traces carry ~7 args per span: keep them small");
+
+// Every span's arg list in one table. Importers add a list per span, millions of them; a vector and heap
+// strings per list (the first layout), or one growing vector of args, made allocation and the page faults
+// of fresh memory the largest cost of a first JSON import. Here args fill fixed segments and texts fill
+// blocks (both up to 2 MiB, huge-page aligned), allocated once and never moved or copied; a list is
+// contiguous within one segment.
+class ArgTable {
+ public:
+  ArgTable() = default;
+  // A copy packs the texts into its own blocks (its args must not point into the source's).
+  ArgTable(const ArgTable& other);
+  ArgTable& operator=(const ArgTable& other);
+  // Moving keeps segments and blocks where they are, so every list stays valid; the source is left empty.
+  ArgTable(ArgTable&& other) noexcept { swap(other); }
+  ArgTable& operator=(ArgTable&& other) noexcept {
+    ArgTable(std::move(other)).swap(*this);
+    return *this;
+  }
+  void swap(ArgTable& other) noexcept;
+
+  std::size_t size() const { return lists_.size(); }
+  bool empty() const { return lists_.empty(); }
+  std::span<const Arg> operator[](std::uint32_t list) const { return {lists_[list].first, lists_[list].size}; }
+
+  // Appends a list (values copied into the table); returns its index.
+  std::uint32_t add(std::span<const Arg> list);
+  std::uint32_t add(std::initializer_list<Arg> list) { return add(std::span<const Arg>(list.begin(), list.size())); }
+  // The same, one arg at a time: push the args, then close the list.
+  void push(std::uint32_t key, std::string_view value);
+  std::uint32_t close_list();
+  // Moves other's lists after this table's, their keys mapped through key_map (other's string id -> this
+  // trace's); other's storage moves along, nothing is copied.
+  void append(ArgTable&& other, const std::vector<std::uint32_t>& key_map);
+  void reserve_lists(std::size_t lists) { lists_.reserve(lists); }
+  std::size_t memory_bytes() const;
+
+ private:
+  struct FreeBytes {
+    void operator()(void* p) const noexcept;
+  };
+  using Storage = std::unique_ptr<void, FreeBytes>;
+  struct ListRef {
+    const Arg* first = nullptr;
+    std::uint32_t size = 0;
+  };
+  Storage allocate(std::size_t bytes);
+  std::string_view store(std::string_view text);
+  void new_segment(std::size_t at_least);
+
+  std::vector<ListRef> lists_;
+  std::vector<Storage> storage_;  // segments and text blocks; their order does not matter
+  std::size_t storage_bytes_ = 0;
+  Arg* segment_ = nullptr;        // the segment being filled: args [0, fill_) are used,
+  std::size_t fill_ = 0;          // [open_, fill_) belong to the list not yet closed
+  std::size_t open_ = 0;
+  std::size_t capacity_ = 0;
+  std::size_t next_segment_ = 0;  // args per segment: grows to kMaxSegment
+  char* text_ = nullptr;          // free space in the current text block
+  std::size_t text_left_ = 0;
+  std::size_t next_block_ = 0;
+};
 
 struct RankInfo {
   std::int32_t rank = 0;
@@ -142,7 +212,7 @@ class Trace {
  public:
   StringTable strings;
   std::vector<Track> tracks;
-  std::vector<ArgList> args;
+  ArgTable args;
   std::vector<Flow> flows;
   std::vector<RankInfo> ranks;
   std::vector<std::pair<std::string, std::string>> metadata;  // config, machine, versions, source
@@ -150,7 +220,9 @@ class Trace {
 
   // Returns the index of the track with this identity, creating it if needed.
   std::uint32_t track_for(const TrackInfo& info);
-  std::uint32_t add_args(ArgList list);
+  // Adds a span's arg list; kNoArgs for an empty one.
+  std::uint32_t add_args(std::span<const Arg> list);
+  std::uint32_t add_args(std::initializer_list<Arg> list) { return add_args(std::span<const Arg>(list.begin(), list.size())); }
   std::size_t span_count() const;
   // Sorts every track's spans by start time (stable) and rewrites flows to the new positions.
   void finalize();
