@@ -8,6 +8,7 @@
 #include <array>
 #include <charconv>
 #include <cstring>
+#include <deque>
 #include <limits>
 #include <memory>
 #include <numeric>
@@ -131,7 +132,10 @@ class Importer {
       : json_(json), source_(source), trace_(out), classifier_(rules, out.strings), progress_(progress),
         parser_(parser) {}
 
-  ChromeJsonImport run();
+  // chunk_bytes > 0: parse the traceEvents array in pieces of about that size (parse_in_pieces). When the
+  // pieces do not parse, `retry_whole` is set and the caller starts over with a fresh Importer and
+  // chunk_bytes = 0: every error is reported by the whole-document parse.
+  ChromeJsonImport run(std::size_t chunk_bytes, bool& retry_whole);
 
  private:
   bool fail(std::string what) {
@@ -143,6 +147,15 @@ class Importer {
     return fail(std::move(what));
   }
   std::size_t offset_now();
+  // Where the root may be: the whole document, a piece that ends in a synthetic "]}" / "]", or a middle
+  // piece of events between a synthetic "[" and "]".
+  enum class Root : std::uint8_t { Document, Events };
+  bool parse_document(const char* begin, std::size_t size, std::size_t capacity, Root root);
+  bool parse_in_pieces(std::size_t begin, std::size_t chunk_bytes);
+  // Views that outlive the event being read (flow keys, the intern cache) must point into the input (or
+  // the copied last piece): simdjson's string buffer is reused by the next piece.
+  bool in_input(std::string_view s) const;
+  std::string_view keep(std::string_view s);
   std::string structural_error(simdjson::error_code err, std::size_t skipped_prefix) const;
   bool fail_root(simdjson::error_code err) {
     if (err == simdjson::INCOMPLETE_ARRAY_OR_OBJECT) {
@@ -181,7 +194,13 @@ class Importer {
 
   od::parser& parser_;
   od::document doc_;
-  const char* base_ = nullptr;
+  const char* base_ = nullptr;    // offsets are (location - base_) + base_offset_: base_ is the text
+  std::size_t base_offset_ = 0;   // being parsed, base_offset_ where it sits in the file
+  simdjson::error_code structural_ = simdjson::SUCCESS;  // simdjson's first pass failed with this
+  std::size_t events_end_ = 0;    // offset just after the last traceEvents array read
+  std::string last_piece_;        // the copied last piece (views into it live until the import ends)
+  std::deque<std::string> kept_;  // escaped texts that outlive their piece
+  std::size_t pieces_ = 1;
   std::string expected_;
   static constexpr std::size_t kNoOffset = ~std::size_t{0};
   std::size_t error_offset_ = kNoOffset;  // where the bad value starts, when known better than "now"
@@ -225,7 +244,7 @@ class Importer {
 };
 
 std::uint32_t Importer::intern_cached(std::string_view s) {
-  if (s.empty()) return trace_.strings.intern(s);
+  if (s.empty() || !in_input(s)) return trace_.strings.intern(s);
   const std::size_t n = s.size();
   const std::size_t slot =
       (n * 131 + static_cast<unsigned char>(s[0]) * 7 + static_cast<unsigned char>(s[n - 1]) +
@@ -239,9 +258,18 @@ std::uint32_t Importer::intern_cached(std::string_view s) {
 
 std::size_t Importer::offset_now() {
   const char* loc = nullptr;
-  if (doc_.current_location().get(loc) != simdjson::SUCCESS || loc == nullptr) return json_.size();
-  return static_cast<std::size_t>(loc - base_);
+  if (doc_.current_location().get(loc) != simdjson::SUCCESS || loc == nullptr || loc < base_) return json_.size();
+  return static_cast<std::size_t>(loc - base_) + base_offset_;
 }
+
+bool Importer::in_input(std::string_view s) const {
+  const auto inside = [&](const std::string& buffer) {
+    return s.data() >= buffer.data() && s.data() + s.size() <= buffer.data() + buffer.size();
+  };
+  return inside(json_) || (!last_piece_.empty() && inside(last_piece_));
+}
+
+std::string_view Importer::keep(std::string_view s) { return in_input(s) ? s : std::string_view(kept_.emplace_back(s)); }
 
 // Errors of simdjson's first pass (string and UTF-8 structure) come without a position: find it.
 std::string Importer::structural_error(simdjson::error_code err, std::size_t skipped_prefix) const {
@@ -266,7 +294,7 @@ std::string Importer::structural_error(simdjson::error_code err, std::size_t ski
   return std::string("byte 0: expected a JSON document (") + simdjson::error_message(err) + ")";
 }
 
-ChromeJsonImport Importer::run() {
+ChromeJsonImport Importer::run(std::size_t chunk_bytes, bool& retry_whole) {
   ChromeJsonImport result;
   std::size_t skipped_prefix = 0;
   if (json_.size() >= 3 && json_.compare(0, 3, "\xEF\xBB\xBF") == 0) skipped_prefix = 3;  // UTF-8 BOM
@@ -277,34 +305,24 @@ ChromeJsonImport Importer::run() {
   if (json_.capacity() < json_.size() + simdjson::SIMDJSON_PADDING) {
     json_.reserve(json_.size() + simdjson::SIMDJSON_PADDING);
   }
-  base_ = json_.data();
-  const simdjson::padded_string_view view(json_.data() + skipped_prefix, json_.size() - skipped_prefix,
-                                          json_.capacity() - skipped_prefix);
-  if (auto err = parser_.iterate(view).get(doc_)) {
-    result.error = source_ + ": " + structural_error(err, skipped_prefix);
-    return result;
-  }
   bool ok = false;
-  od::json_type type;
-  if (auto err = doc_.type().get(type)) {
-    ok = fail(err, "a JSON object or array");
-  } else if (type == od::json_type::object) {
-    od::object root;
-    const auto err = doc_.get_object().get(root);
-    ok = err == simdjson::SUCCESS ? parse_root_object(root) : fail_root(err);
-  } else if (type == od::json_type::array) {
-    od::array events;
-    const auto err = doc_.get_array().get(events);
-    ok = err == simdjson::SUCCESS ? parse_events(events) : fail_root(err);
+  if (chunk_bytes > 0) {
+    ok = parse_in_pieces(skipped_prefix, chunk_bytes);
+    if (!ok && !cancelled_) {
+      retry_whole = true;
+      return result;
+    }
   } else {
-    ok = fail("a JSON object with \"traceEvents\" or an array of trace events");
+    ok = parse_document(json_.data() + skipped_prefix, json_.size() - skipped_prefix,
+                        json_.capacity() - skipped_prefix, Root::Document);
   }
-  // Anything after the root value is an error (current_location fails only at the end of the input).
-  const char* rest = nullptr;
-  if (ok && !cancelled_ && doc_.current_location().get(rest) == simdjson::SUCCESS) ok = fail("the end of the document");
   if (cancelled_) {
     result.cancelled = true;
     result.error = source_ + ": cancelled";
+    return result;
+  }
+  if (structural_ != simdjson::SUCCESS) {
+    result.error = source_ + ": " + structural_error(structural_, skipped_prefix);
     return result;
   }
   if (!ok) {
@@ -319,7 +337,124 @@ ChromeJsonImport Importer::run() {
     return result;
   }
   result.declared_rank = rank_;
+  result.pieces = pieces_;
   return result;
+}
+
+// Parses one text as a JSON document: the whole file, or a piece of it made into a document by brackets
+// around it. Offsets in errors and progress are the file's (base_offset_).
+bool Importer::parse_document(const char* begin, std::size_t size, std::size_t capacity, Root root) {
+  base_ = begin;
+  if (auto err = parser_.iterate(simdjson::padded_string_view(begin, size, capacity)).get(doc_)) {
+    structural_ = err;
+    return false;
+  }
+  bool ok = false;
+  od::json_type type;
+  if (auto err = doc_.type().get(type)) {
+    ok = fail(err, "a JSON object or array");
+  } else if (type == od::json_type::object && root == Root::Document) {
+    od::object object;
+    const auto err = doc_.get_object().get(object);
+    ok = err == simdjson::SUCCESS ? parse_root_object(object) : fail_root(err);
+  } else if (type == od::json_type::array) {
+    od::array events;
+    const auto err = doc_.get_array().get(events);
+    ok = err == simdjson::SUCCESS ? parse_events(events) : fail_root(err);
+  } else {
+    ok = fail("a JSON object with \"traceEvents\" or an array of trace events");
+  }
+  // Anything after the root value is an error (current_location fails only at the end of the input).
+  const char* rest = nullptr;
+  if (ok && !cancelled_ && doc_.current_location().get(rest) == simdjson::SUCCESS) ok = fail("the end of the document");
+  return ok;
+}
+
+// Where the next piece of the event array may end: just after a '}' followed, across whitespace, by ','
+// and '{', the gap between two events. Only a guess: the '}' may be inside a string or close an object
+// nested in an event. A piece cut there does not parse (its strings or brackets do not close), and the
+// import then starts over on the whole document.
+std::size_t next_cut(std::string_view doc, std::size_t from) {
+  while (from < doc.size()) {
+    const void* hit = std::memchr(doc.data() + from, '}', doc.size() - from);
+    if (hit == nullptr) break;
+    const std::size_t cut = static_cast<std::size_t>(static_cast<const char*>(hit) - doc.data()) + 1;
+    std::size_t i = cut;
+    while (i < doc.size() && is_json_space(doc[i])) ++i;
+    if (i < doc.size() && doc[i] == ',') {
+      ++i;
+      while (i < doc.size() && is_json_space(doc[i])) ++i;
+      if (i < doc.size() && doc[i] == '{') return cut;
+    }
+    from = cut;
+  }
+  return std::string_view::npos;
+}
+
+// The traceEvents array in pieces of about chunk_bytes, each parsed as a document of its own by one small
+// parser: simdjson's buffers (a structural index of 4 bytes per token, a string buffer) then stay a few
+// MB that are reused, where a whole-document parse needs fresh memory of several times the file, whose
+// page faults cost more than the parse on a first import. The pieces are made documents in place by
+// writing brackets over the separators around them (restored after), so views into the input stay valid:
+//  - first piece: the file's start to a cut, closed by "]}" (root object: the cut must fall inside
+//    traceEvents, checked below) or "]" (root array);
+//  - middle pieces: "[" + events + "]";
+//  - last piece: the rest of the file after "[" (root array), or copied after "{\"traceEvents\":[" so that
+//    the members after the array are read as the root object's.
+bool Importer::parse_in_pieces(std::size_t begin, std::size_t chunk_bytes) {
+  const std::string_view doc(json_.data(), json_.size());
+  const std::size_t root_at = doc.find_first_not_of(" \t\r\n", begin);
+  const bool object_root = doc[root_at] == '{';
+  if (!object_root && doc[root_at] != '[') return false;
+  std::size_t cut = next_cut(doc, begin + chunk_bytes);
+  if (cut == std::string_view::npos) {  // a small file: one piece
+    return parse_document(json_.data() + begin, json_.size() - begin, json_.capacity() - begin, Root::Document);
+  }
+  // Writes `text` over the bytes at `at` while `parse` runs, then puts them back.
+  auto with_bytes = [&](std::size_t at, std::string_view text, auto&& parse) {
+    char saved[2];
+    std::memcpy(saved, json_.data() + at, text.size());
+    std::memcpy(json_.data() + at, text.data(), text.size());
+    const bool ok = parse();
+    std::memcpy(json_.data() + at, saved, text.size());
+    return ok;
+  };
+  const std::string_view close = object_root ? "]}" : "]";
+  base_offset_ = begin;
+  bool ok = with_bytes(cut, close, [&] {
+    return parse_document(json_.data() + begin, cut + close.size() - begin, json_.capacity() - begin, Root::Document);
+  });
+  // The synthetic ']' must have closed traceEvents (not an array after it).
+  if (!ok || cancelled_ || (object_root && events_end_ != cut + 1)) return false;
+  std::size_t start = doc.find('{', cut);  // the next event: cut is followed by [ws] ',' [ws] '{'
+  pieces_ = 2;  // the first and the last
+  while (true) {
+    cut = next_cut(doc, start + chunk_bytes);
+    if (cut == std::string_view::npos) break;
+    // Middle piece: '[' over the separator before its first event, ']' over the one after its last.
+    base_offset_ = start - 1;
+    ok = with_bytes(start - 1, "[", [&] {
+      return with_bytes(cut, "]", [&] {
+        return parse_document(json_.data() + start - 1, cut + 1 - (start - 1), json_.capacity() - (start - 1),
+                              Root::Events);
+      });
+    });
+    if (!ok || cancelled_) return ok;
+    ++pieces_;
+    start = doc.find('{', cut);
+  }
+  if (!object_root) {
+    base_offset_ = start - 1;
+    return with_bytes(start - 1, "[", [&] {
+      return parse_document(json_.data() + start - 1, json_.size() - (start - 1), json_.capacity() - (start - 1),
+                            Root::Events);
+    });
+  }
+  static constexpr std::string_view kReopen = "{\"traceEvents\":[";
+  last_piece_.reserve(kReopen.size() + json_.size() - start + simdjson::SIMDJSON_PADDING);
+  last_piece_.assign(kReopen).append(doc.substr(start));
+  base_offset_ = start - kReopen.size();
+  return parse_document(last_piece_.data(), last_piece_.size(), last_piece_.capacity(), Root::Document);
 }
 
 bool Importer::parse_root_object(od::object root) {
@@ -334,6 +469,7 @@ bool Importer::parse_root_object(od::object root) {
       od::array events;
       if (auto err = value.get_array().get(events)) return fail(err, "\"traceEvents\" to be an array");
       if (!parse_events(events)) return false;
+      events_end_ = offset_now();
       saw_events = true;
     } else if (key == kScmoeHeaderKey) {
       if (!read_scmoe_header(value)) return false;
@@ -613,14 +749,13 @@ std::uint32_t Importer::raw_track_for(Lane lane, std::int64_t device, std::int64
 }
 
 std::uint32_t Importer::intern_args() {
-  ArgList list;
-  list.reserve(args_.size());
+  bool any = false;
   for (const PendingArg& a : args_) {
     if (scmoe_file_ && is_span_field_arg(a.key)) continue;
-    list.push_back({intern_cached(a.key), std::string(a.value)});
+    trace_.args.push(intern_cached(a.key), a.value);
+    any = true;
   }
-  if (list.empty()) return kNoArgs;
-  return trace_.add_args(std::move(list));
+  return any ? trace_.args.close_list() : kNoArgs;
 }
 
 bool Importer::make_span(Span& span, bool gpu) {
@@ -642,7 +777,7 @@ bool Importer::make_span(Span& span, bool gpu) {
   } else if (ev_.cat == "gpu_memset" || ev_.cat == "Memset") {
     span.category = Category::Memset;
   } else {
-    const ArgList* list = span.args == kNoArgs ? nullptr : &trace_.args[span.args];
+    const std::span<const Arg> list = span.args == kNoArgs ? std::span<const Arg>() : trace_.args[span.args];
     span.category = classifier_.classify(span.name, list, gpu).value_or(Category::Other);
   }
   return true;
@@ -681,8 +816,12 @@ bool Importer::handle_event() {
     if (!ev_.has_id) return fail("\"id\" in a flow event");
     // Kineto writes a flow per kernel launch: size the index once instead of rehashing as it grows.
     if (flows_.empty()) flow_index_.reserve(std::min<std::size_t>(json_.size() / 1024, std::size_t{1} << 20));
-    auto [it, inserted] = flow_index_.try_emplace(FlowKey{ev_.cat, ev_.id}, static_cast<std::uint32_t>(flows_.size()));
-    if (inserted) flows_.emplace_back();
+    auto it = flow_index_.find(FlowKey{ev_.cat, ev_.id});
+    if (it == flow_index_.end()) {
+      // The key's views must outlive this piece of the input.
+      it = flow_index_.emplace(FlowKey{keep(ev_.cat), keep(ev_.id)}, static_cast<std::uint32_t>(flows_.size())).first;
+      flows_.emplace_back();
+    }
     FlowEnds& ends = flows_[it->second];
     FlowPoint point{thread_key(), ev_.ts, ev_.bp == "e" || ph != 'f', true};
     if (ph == 's') {
@@ -857,12 +996,16 @@ bool Importer::assemble() {
   for (std::uint32_t r = 0; r < raw_.size(); ++r) raws_of_final[final_of_raw[r]].push_back(r);
   for (std::size_t f = 0; f < trace_.tracks.size(); ++f) {
     std::vector<Span>& spans = trace_.tracks[f].spans;
-    std::size_t total = 0;
-    for (std::uint32_t r : raws_of_final[f]) total += raw_[r].spans.size();
-    spans.reserve(total);
-    for (std::uint32_t r : raws_of_final[f]) {
-      spans.insert(spans.end(), raw_[r].spans.begin(), raw_[r].spans.end());
-      std::vector<Span>().swap(raw_[r].spans);
+    if (raws_of_final[f].size() == 1) {
+      spans = std::move(raw_[raws_of_final[f][0]].spans);  // the usual case: no copy into fresh memory
+    } else {
+      std::size_t total = 0;
+      for (std::uint32_t r : raws_of_final[f]) total += raw_[r].spans.size();
+      spans.reserve(total);
+      for (std::uint32_t r : raws_of_final[f]) {
+        spans.insert(spans.end(), raw_[r].spans.begin(), raw_[r].spans.end());
+        std::vector<Span>().swap(raw_[r].spans);
+      }
     }
     const auto before = [](const Span& a, const Span& b) {
       return a.start_ns != b.start_ns ? a.start_ns < b.start_ns : a.end_ns > b.end_ns;
@@ -936,19 +1079,28 @@ void Importer::resolve_flows(const std::vector<std::uint32_t>& final_of_raw) {
 }  // namespace
 
 ChromeJsonImport import_chrome_json(std::string& json, const std::string& source, const ClassificationRules& rules,
-                                    Trace& out, const std::function<bool(std::size_t)>& progress) {
-  // One parser per thread, kept between imports: its buffers (a structural index of 4 bytes per token,
-  // a string buffer) are as large as the document, and faulting their pages in again for every file
-  // costs more than the first pass of the parse itself on VMs. Parsers grown by huge documents are not
-  // kept, so an import of a few GB does not hold its buffers for the life of the thread.
+                                    Trace& out, const std::function<bool(std::size_t)>& progress,
+                                    std::size_t chunk_bytes) {
+  // One parser per thread, kept between imports. In pieces its buffers stay a few MB; a whole-document
+  // parse grows them to several times the document (a structural index of 4 bytes per token, a string
+  // buffer): parsers grown past 256 MB are not kept, so an import of a few GB does not hold its buffers
+  // for the life of the thread.
   constexpr std::size_t kKeepParserUpTo = std::size_t{256} << 20;
   thread_local std::unique_ptr<od::parser> kept;
   std::unique_ptr<od::parser> parser = std::move(kept);
   if (!parser) parser = std::make_unique<od::parser>();
   ChromeJsonImport result;
+  bool retry_whole = false;
   {
     Importer importer(json, source, rules, out, progress, *parser);
-    result = importer.run();
+    result = importer.run(chunk_bytes, retry_whole);
+  }
+  if (retry_whole) {
+    // The pieces did not parse: a malformed file (the whole-document parse names the error and its
+    // offset) or a valid one cut at a wrong guess (it then imports as a whole).
+    out = Trace();
+    Importer importer(json, source, rules, out, progress, *parser);
+    result = importer.run(0, retry_whole);
   }
   if (parser->capacity() <= kKeepParserUpTo) kept = std::move(parser);
   return result;

@@ -32,13 +32,20 @@ struct ChromeJsonImport {
   std::string error;          // "" on success; else "<source>: byte N: <what was expected>"
   bool cancelled = false;
   std::optional<std::int32_t> declared_rank;  // distributedInfo.rank, when the file has it
+  std::size_t pieces = 1;     // how many documents the file was parsed as (1: whole; see chunk_bytes)
 };
 
-// Parses `json` (a whole document; `json.capacity()` may be grown for simdjson's padding) into `out`, which
-// should be empty. `source` names the file in errors. `progress(bytes_done)` is called now and then; when it
-// returns false the import stops with cancelled = true.
+// The traceEvents array is parsed in pieces of about this many bytes, which keeps the parser's memory
+// small and warm (see parse_in_pieces); 0 parses the document whole. Both give the same trace and errors.
+inline constexpr std::size_t kDefaultJsonChunkBytes = std::size_t{1} << 20;
+
+// Parses `json` (a whole document; `json.capacity()` may be grown for simdjson's padding, and its bytes are
+// briefly written over while the import runs, then restored) into `out`, which should be empty. `source`
+// names the file in errors. `progress(bytes_done)` is called now and then; when it returns false the import
+// stops with cancelled = true.
 ChromeJsonImport import_chrome_json(std::string& json, const std::string& source,
                                     const ClassificationRules& rules, Trace& out,
-                                    const std::function<bool(std::size_t)>& progress = {});
+                                    const std::function<bool(std::size_t)>& progress = {},
+                                    std::size_t chunk_bytes = kDefaultJsonChunkBytes);
 
 }  // namespace scmoe::prof::formats
