@@ -8,7 +8,11 @@
 #include <array>
 #include <charconv>
 #include <cstring>
+#include <condition_variable>
 #include <deque>
+#include <mutex>
+#include <span>
+#include <thread>
 #include <limits>
 #include <memory>
 #include <numeric>
@@ -125,12 +129,39 @@ struct PendingArg {
   bool is_string = false;
 };
 
+// The event being read: views into the input (or an Importer's kept_ storage).
+struct Event {
+  std::string_view ph, name, cat, pid, tid, id, bp;
+  bool has_ts = false, has_dur = false, has_id = false, pid_is_string = false, tid_is_string = false;
+  std::int64_t ts = 0, dur = 0;
+};
+
+// A middle piece of the event array read into records by one Importer, for another to handle in order.
+struct EventRecord {
+  Event ev;
+  std::uint32_t first_arg = 0, arg_count = 0;  // into Piece::args
+};
+struct Piece {
+  std::vector<EventRecord> events;
+  std::vector<PendingArg> args;
+  std::size_t end = 0;  // file offset where the piece ends
+  bool ok = false;
+};
+
+// What one thread keeps between imports: the parsers and the piece buffers, so that a second import
+// finds their memory already faulted in.
+struct ImportScratch {
+  static constexpr std::size_t kSlots = 3;  // pieces in flight between the reader and the handler
+  std::unique_ptr<od::parser> parser, reader_parser;
+  std::array<Piece, kSlots> slots;
+};
+
 class Importer {
  public:
   Importer(std::string& json, const std::string& source, const ClassificationRules& rules, Trace& out,
-           const std::function<bool(std::size_t)>& progress, od::parser& parser)
-      : json_(json), source_(source), trace_(out), classifier_(rules, out.strings), progress_(progress),
-        parser_(parser) {}
+           const std::function<bool(std::size_t)>& progress, od::parser& parser, ImportScratch* scratch = nullptr)
+      : json_(json), source_(source), rules_(rules), trace_(out), classifier_(rules, out.strings),
+        progress_(progress), parser_(parser), scratch_(scratch) {}
 
   // chunk_bytes > 0: parse the traceEvents array in pieces of about that size (parse_in_pieces). When the
   // pieces do not parse, `retry_whole` is set and the caller starts over with a fresh Importer and
@@ -152,6 +183,9 @@ class Importer {
   enum class Root : std::uint8_t { Document, Events };
   bool parse_document(const char* begin, std::size_t size, std::size_t capacity, Root root);
   bool parse_in_pieces(std::size_t begin, std::size_t chunk_bytes);
+  bool handle_middle_pieces(std::size_t& start, std::size_t chunk_bytes);
+  bool read_piece(std::size_t start, std::size_t cut, Piece& into);
+  void record_event();
   // Views that outlive the event being read (flow keys, the intern cache) must point into the input (or
   // the copied last piece): simdjson's string buffer is reused by the next piece.
   bool in_input(std::string_view s) const;
@@ -188,11 +222,14 @@ class Importer {
 
   std::string& json_;
   const std::string& source_;
+  const ClassificationRules& rules_;
   Trace& trace_;
   Classifier classifier_;
   const std::function<bool(std::size_t)>& progress_;
 
   od::parser& parser_;
+  ImportScratch* scratch_;
+  Piece* record_into_ = nullptr;  // set: parse_event records events there instead of handling them
   od::document doc_;
   const char* base_ = nullptr;    // offsets are (location - base_) + base_offset_: base_ is the text
   std::size_t base_offset_ = 0;   // being parsed, base_offset_ where it sits in the file
@@ -207,13 +244,10 @@ class Importer {
   simdjson::error_code code_ = simdjson::SUCCESS;
   bool cancelled_ = false;
 
-  // The event being read.
-  struct Event {
-    std::string_view ph, name, cat, pid, tid, id, bp;
-    bool has_ts = false, has_dur = false, has_id = false, pid_is_string = false, tid_is_string = false;
-    std::int64_t ts = 0, dur = 0;
-  } ev_;
+  // The event being handled, and its args (args_ while parsing, or a piece's records).
+  Event ev_;
   std::vector<PendingArg> args_;
+  std::span<const PendingArg> event_args_;
 
   // File-level state.
   bool scmoe_file_ = false;  // ScMoE Studio's own export: cat is the category, span fields are in args
@@ -428,21 +462,7 @@ bool Importer::parse_in_pieces(std::size_t begin, std::size_t chunk_bytes) {
   if (!ok || cancelled_ || (object_root && events_end_ != cut + 1)) return false;
   std::size_t start = doc.find('{', cut);  // the next event: cut is followed by [ws] ',' [ws] '{'
   pieces_ = 2;  // the first and the last
-  while (true) {
-    cut = next_cut(doc, start + chunk_bytes);
-    if (cut == std::string_view::npos) break;
-    // Middle piece: '[' over the separator before its first event, ']' over the one after its last.
-    base_offset_ = start - 1;
-    ok = with_bytes(start - 1, "[", [&] {
-      return with_bytes(cut, "]", [&] {
-        return parse_document(json_.data() + start - 1, cut + 1 - (start - 1), json_.capacity() - (start - 1),
-                              Root::Events);
-      });
-    });
-    if (!ok || cancelled_) return ok;
-    ++pieces_;
-    start = doc.find('{', cut);
-  }
+  if (!handle_middle_pieces(start, chunk_bytes) || cancelled_) return false;
   if (!object_root) {
     base_offset_ = start - 1;
     return with_bytes(start - 1, "[", [&] {
@@ -455,6 +475,116 @@ bool Importer::parse_in_pieces(std::size_t begin, std::size_t chunk_bytes) {
   last_piece_.assign(kReopen).append(doc.substr(start));
   base_offset_ = start - kReopen.size();
   return parse_document(last_piece_.data(), last_piece_.size(), last_piece_.capacity(), Root::Document);
+}
+
+// A middle piece made a document in place ('[' over the separator before its first event, ']' over the
+// one after its last) and read into records.
+bool Importer::read_piece(std::size_t start, std::size_t cut, Piece& into) {
+  into.events.clear();
+  into.args.clear();
+  into.end = cut;
+  record_into_ = &into;
+  base_offset_ = start - 1;
+  char* const open = json_.data() + start - 1;
+  char* const close = json_.data() + cut;
+  const char saved_open = *open, saved_close = *close;
+  *open = '[';
+  *close = ']';
+  const bool ok = parse_document(open, cut + 1 - (start - 1), json_.capacity() - (start - 1), Root::Events);
+  *open = saved_open;
+  *close = saved_close;
+  record_into_ = nullptr;
+  return ok;
+}
+
+// The middle pieces: a reader (a second Importer with its own parser, on a second thread when the
+// machine has another core) parses each into records while this Importer handles the records of the
+// piece before, in file order, so names, tracks, B/E pairs and flows come out exactly as in one pass.
+// Only the reader writes brackets into the input, one piece at a time; the handler's views never cover
+// a separator. On return `start` is where the last piece begins.
+bool Importer::handle_middle_pieces(std::size_t& start, std::size_t chunk_bytes) {
+  const std::string_view doc(json_.data(), json_.size());
+  if (!scratch_->reader_parser) scratch_->reader_parser = std::make_unique<od::parser>();
+  Trace unused;
+  const std::function<bool(std::size_t)> no_progress;
+  Importer reader(json_, source_, rules_, unused, no_progress, *scratch_->reader_parser);
+  auto& slots = scratch_->slots;
+
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::size_t produced = 0, consumed = 0;
+  bool reader_done = false, stop = false;
+  std::size_t last_start = start;
+  // Reads the next piece into the next slot; false when the guessed cuts have run out.
+  std::size_t next = start;
+  auto read_next = [&]() -> bool {  // false: no more pieces
+    const std::size_t cut = next_cut(doc, next + chunk_bytes);
+    if (cut == std::string_view::npos) {
+      last_start = next;
+      return false;
+    }
+    Piece& piece = slots[produced % slots.size()];
+    piece.ok = reader.read_piece(next, cut, piece);
+    next = piece.ok ? doc.find('{', cut) : next;
+    return true;
+  };
+  auto handle = [&](const Piece& piece) {
+    for (const EventRecord& r : piece.events) {
+      ev_ = r.ev;
+      event_args_ = std::span<const PendingArg>(piece.args.data() + r.first_arg, r.arg_count);
+      if (!handle_event()) return false;
+    }
+    ++pieces_;
+    events_seen_ += piece.events.size();
+    if (progress_ && !progress_(piece.end)) cancelled_ = true;
+    return true;
+  };
+
+  bool ok = true;
+  if (std::thread::hardware_concurrency() < 2) {
+    while (ok && !cancelled_ && read_next()) {
+      const Piece& piece = slots[produced++ % slots.size()];
+      ok = piece.ok && handle(piece);
+    }
+  } else {
+    std::thread worker([&] {
+      while (true) {
+        {
+          std::unique_lock lock(mutex);
+          changed.wait(lock, [&] { return stop || produced - consumed < slots.size(); });
+          if (stop) break;
+        }
+        const bool more = read_next();
+        std::lock_guard lock(mutex);
+        if (more) ++produced;
+        const bool failed = more && !slots[(produced - 1) % slots.size()].ok;
+        if (!more || failed) reader_done = true;
+        changed.notify_all();
+        if (reader_done) break;
+      }
+    });
+    for (std::size_t k = 0;; ++k) {
+      {
+        std::unique_lock lock(mutex);
+        changed.wait(lock, [&] { return produced > k || reader_done; });
+        if (produced <= k) break;
+      }
+      const Piece& piece = slots[k % slots.size()];
+      ok = piece.ok && handle(piece);
+      std::lock_guard lock(mutex);
+      ++consumed;
+      changed.notify_all();
+      if (!ok || cancelled_) break;
+    }
+    {
+      std::lock_guard lock(mutex);
+      stop = true;
+      changed.notify_all();
+    }
+    worker.join();
+  }
+  start = last_start;
+  return ok;
 }
 
 bool Importer::parse_root_object(od::object root) {
@@ -716,7 +846,22 @@ bool Importer::parse_event(od::object event) {
     }
   }
   if (ev_.ph.size() != 1) return fail("\"ph\" (a one-letter event phase) in every event");
+  if (record_into_ != nullptr) {
+    record_event();
+    return true;
+  }
+  event_args_ = args_;
   return handle_event();
+}
+
+// The views must outlive this piece: the parser's string buffer (unescaped texts) is reused by the next.
+void Importer::record_event() {
+  EventRecord& r = record_into_->events.emplace_back();
+  r.ev = ev_;
+  for (std::string_view* v : {&r.ev.ph, &r.ev.name, &r.ev.cat, &r.ev.pid, &r.ev.tid, &r.ev.id, &r.ev.bp}) *v = keep(*v);
+  r.first_arg = static_cast<std::uint32_t>(record_into_->args.size());
+  r.arg_count = static_cast<std::uint32_t>(args_.size());
+  for (const PendingArg& a : args_) record_into_->args.push_back({keep(a.key), keep(a.value), a.is_string});
 }
 
 // Key: the lane, then thread_key()'s layout; built in place because this runs for every event.
@@ -750,7 +895,7 @@ std::uint32_t Importer::raw_track_for(Lane lane, std::int64_t device, std::int64
 
 std::uint32_t Importer::intern_args() {
   bool any = false;
-  for (const PendingArg& a : args_) {
+  for (const PendingArg& a : event_args_) {
     if (scmoe_file_ && is_span_field_arg(a.key)) continue;
     trace_.args.push(intern_cached(a.key), a.value);
     any = true;
@@ -763,7 +908,7 @@ bool Importer::make_span(Span& span, bool gpu) {
   span.args = intern_args();
   if (scmoe_file_) {
     if (const auto c = category_from_name(ev_.cat)) span.category = *c;
-    for (const PendingArg& a : args_) {
+    for (const PendingArg& a : event_args_) {
       if (!is_span_field_arg(a.key)) continue;
       if (!apply_span_field_arg(a.key, a.value, span)) {
         return fail("args \"" + std::string(a.key) + "\" to be " + std::string(span_field_arg_expectation(a.key)) +
@@ -801,7 +946,7 @@ bool Importer::handle_event() {
 
   // GPU work is identified by Kineto's categories or by device/stream args.
   std::optional<std::int64_t> device, stream;
-  for (const PendingArg& a : args_) {
+  for (const PendingArg& a : event_args_) {
     if (a.key == "device") device = to_int(a.value);
     if (a.key == "stream") stream = to_int(a.value);
   }
@@ -875,7 +1020,7 @@ void Importer::handle_metadata_event() {
   key_ = thread_key();
   const std::string pid = key_.substr(0, key_.find('\x1f'));
   std::string_view name_arg, sort_arg, track_arg;
-  for (const PendingArg& a : args_) {
+  for (const PendingArg& a : event_args_) {
     if (a.key == "name" && a.is_string) name_arg = a.value;
     if (a.key == "sort_index" && !a.is_string) sort_arg = a.value;
     if (a.key == kScmoeTrackArg) track_arg = a.value;
@@ -1081,28 +1226,30 @@ void Importer::resolve_flows(const std::vector<std::uint32_t>& final_of_raw) {
 ChromeJsonImport import_chrome_json(std::string& json, const std::string& source, const ClassificationRules& rules,
                                     Trace& out, const std::function<bool(std::size_t)>& progress,
                                     std::size_t chunk_bytes) {
-  // One parser per thread, kept between imports. In pieces its buffers stay a few MB; a whole-document
-  // parse grows them to several times the document (a structural index of 4 bytes per token, a string
-  // buffer): parsers grown past 256 MB are not kept, so an import of a few GB does not hold its buffers
-  // for the life of the thread.
+  // Parsers and piece buffers are kept per thread between imports. In pieces the parsers stay a few MB; a
+  // whole-document parse grows its parser to several times the document (a structural index of 4 bytes
+  // per token, a string buffer): one grown past 256 MB is dropped, so an import of a few GB does not hold
+  // its buffers for the life of the thread.
   constexpr std::size_t kKeepParserUpTo = std::size_t{256} << 20;
-  thread_local std::unique_ptr<od::parser> kept;
-  std::unique_ptr<od::parser> parser = std::move(kept);
-  if (!parser) parser = std::make_unique<od::parser>();
+  thread_local std::unique_ptr<ImportScratch> kept;
+  std::unique_ptr<ImportScratch> scratch = std::move(kept);  // a nested call would get its own
+  if (!scratch) scratch = std::make_unique<ImportScratch>();
+  if (!scratch->parser) scratch->parser = std::make_unique<od::parser>();
   ChromeJsonImport result;
   bool retry_whole = false;
   {
-    Importer importer(json, source, rules, out, progress, *parser);
+    Importer importer(json, source, rules, out, progress, *scratch->parser, scratch.get());
     result = importer.run(chunk_bytes, retry_whole);
   }
   if (retry_whole) {
     // The pieces did not parse: a malformed file (the whole-document parse names the error and its
     // offset) or a valid one cut at a wrong guess (it then imports as a whole).
     out = Trace();
-    Importer importer(json, source, rules, out, progress, *parser);
+    Importer importer(json, source, rules, out, progress, *scratch->parser, scratch.get());
     result = importer.run(0, retry_whole);
   }
-  if (parser->capacity() <= kKeepParserUpTo) kept = std::move(parser);
+  if (scratch->parser->capacity() > kKeepParserUpTo) scratch->parser.reset();
+  kept = std::move(scratch);
   return result;
 }
 
