@@ -37,7 +37,7 @@ struct ChromeJsonImport {
 
 // The traceEvents array is parsed in pieces of about this many bytes, which keeps the parser's memory
 // small and warm (see parse_in_pieces); 0 parses the document whole. Both give the same trace and errors.
-inline constexpr std::size_t kDefaultJsonChunkBytes = std::size_t{1} << 20;
+inline constexpr std::size_t kDefaultJsonChunkBytes = std::size_t{512} << 10;
 
 // Parses `json` (a whole document; `json.capacity()` may be grown for simdjson's padding, and its bytes are
 // briefly written over while the import runs, then restored) into `out`, which should be empty. `source`
