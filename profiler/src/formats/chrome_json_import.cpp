@@ -7,11 +7,13 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <cstdlib>
 #include <cstring>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
 #include <span>
+#include <system_error>
 #include <thread>
 #include <limits>
 #include <memory>
@@ -428,6 +430,25 @@ std::size_t next_cut(std::string_view doc, std::size_t from) {
   return std::string_view::npos;
 }
 
+// Writes a bracket or two over the input's separators for as long as it lives, then puts the original
+// bytes back, also when the parse in between throws (bad_alloc): the whole-document parse that follows a
+// failure must see the file as it was.
+class BytesOver {
+ public:
+  BytesOver(char* at, std::string_view text) : at_(at), size_(std::min(text.size(), sizeof saved_)) {
+    std::memcpy(saved_, at_, size_);
+    std::memcpy(at_, text.data(), size_);
+  }
+  ~BytesOver() { std::memcpy(at_, saved_, size_); }
+  BytesOver(const BytesOver&) = delete;
+  BytesOver& operator=(const BytesOver&) = delete;
+
+ private:
+  char* at_;
+  std::size_t size_;
+  char saved_[2];
+};
+
 // The traceEvents array in pieces of about chunk_bytes, each parsed as a document of its own by one small
 // parser: simdjson's buffers (a structural index of 4 bytes per token, a string buffer) then stay a few
 // MB that are reused, where a whole-document parse needs fresh memory of several times the file, whose
@@ -449,12 +470,8 @@ bool Importer::parse_in_pieces(std::size_t begin, std::size_t chunk_bytes) {
   }
   // Writes `text` over the bytes at `at` while `parse` runs, then puts them back.
   auto with_bytes = [&](std::size_t at, std::string_view text, auto&& parse) {
-    char saved[2];
-    std::memcpy(saved, json_.data() + at, text.size());
-    std::memcpy(json_.data() + at, text.data(), text.size());
-    const bool ok = parse();
-    std::memcpy(json_.data() + at, saved, text.size());
-    return ok;
+    const BytesOver patch(json_.data() + at, text);
+    return parse();
   };
   const std::string_view close = object_root ? "]}" : "]";
   base_offset_ = begin;
@@ -488,14 +505,10 @@ bool Importer::read_piece(std::size_t start, std::size_t cut, Piece& into) {
   into.end = cut;
   record_into_ = &into;
   base_offset_ = start - 1;
-  char* const open = json_.data() + start - 1;
-  char* const close = json_.data() + cut;
-  const char saved_open = *open, saved_close = *close;
-  *open = '[';
-  *close = ']';
-  const bool ok = parse_document(open, cut + 1 - (start - 1), json_.capacity() - (start - 1), Root::Events);
-  *open = saved_open;
-  *close = saved_close;
+  const BytesOver open(json_.data() + start - 1, "[");
+  const BytesOver close(json_.data() + cut, "]");
+  const bool ok = parse_document(json_.data() + start - 1, cut + 1 - (start - 1), json_.capacity() - (start - 1),
+                                 Root::Events);
   record_into_ = nullptr;
   return ok;
 }
@@ -544,28 +557,54 @@ bool Importer::handle_middle_pieces(std::size_t& start, std::size_t chunk_bytes)
   };
 
   bool ok = true;
-  if (std::thread::hardware_concurrency() < 2) {
+  std::thread worker;
+  // SCMOE_IMPORT_THREADS=1 reads on this thread only (as on a one-core machine): for tests and profiling.
+  const char* threads = std::getenv("SCMOE_IMPORT_THREADS");
+  const bool one_thread = threads != nullptr && std::string_view(threads) == "1";
+  if (std::thread::hardware_concurrency() >= 2 && !one_thread) {
+    try {
+      worker = std::thread([&] {
+        while (true) {
+          {
+            std::unique_lock lock(mutex);
+            changed.wait(lock, [&] { return stop || produced - consumed < slots.size(); });
+            if (stop) break;
+          }
+          bool more = true;
+          try {
+            more = read_next();
+          } catch (...) {  // out of memory: a failed piece; the whole-document parse reports it
+            slots[produced % slots.size()].ok = false;
+          }
+          std::lock_guard lock(mutex);
+          if (more) ++produced;
+          const bool failed = more && !slots[(produced - 1) % slots.size()].ok;
+          if (!more || failed) reader_done = true;
+          changed.notify_all();
+          if (reader_done) break;
+        }
+      });
+    } catch (const std::system_error&) {  // no thread to be had: read on this one
+    }
+  }
+  if (!worker.joinable()) {
     while (ok && !cancelled_ && read_next()) {
       const Piece& piece = slots[produced++ % slots.size()];
       ok = piece.ok && handle(piece);
     }
   } else {
-    std::thread worker([&] {
-      while (true) {
-        {
-          std::unique_lock lock(mutex);
-          changed.wait(lock, [&] { return stop || produced - consumed < slots.size(); });
-          if (stop) break;
-        }
-        const bool more = read_next();
+    // The reader is stopped and joined on every way out, exceptions included.
+    struct StopReader {
+      std::function<void()> run;
+      ~StopReader() { run(); }
+    } stop_reader{[&] {
+      {
         std::lock_guard lock(mutex);
-        if (more) ++produced;
-        const bool failed = more && !slots[(produced - 1) % slots.size()].ok;
-        if (!more || failed) reader_done = true;
-        changed.notify_all();
-        if (reader_done) break;
+        stop = true;
       }
-    });
+      changed.notify_all();
+      worker.join();
+    }};
     for (std::size_t k = 0;; ++k) {
       {
         std::unique_lock lock(mutex);
@@ -579,12 +618,6 @@ bool Importer::handle_middle_pieces(std::size_t& start, std::size_t chunk_bytes)
       changed.notify_all();
       if (!ok || cancelled_) break;
     }
-    {
-      std::lock_guard lock(mutex);
-      stop = true;
-      changed.notify_all();
-    }
-    worker.join();
   }
   start = last_start;
   return ok;

@@ -37,6 +37,8 @@ struct ChromeJsonImport {
 
 // The traceEvents array is parsed in pieces of about this many bytes, which keeps the parser's memory
 // small and warm (see parse_in_pieces); 0 parses the document whole. Both give the same trace and errors.
+// The pieces between the first and the last are parsed on a second thread while the calling thread builds
+// the trace from the piece before (not on a one-core machine, nor with SCMOE_IMPORT_THREADS=1).
 inline constexpr std::size_t kDefaultJsonChunkBytes = std::size_t{512} << 10;
 
 // Parses `json` (a whole document; `json.capacity()` may be grown for simdjson's padding, and its bytes are
