@@ -263,6 +263,14 @@ int main(int argc, char** argv) {
   std::printf("| Kineto import, generated | %.0f MB, %zu spans, %zu flows | %.3f | %.3f | %.0f / %.0f MB/s |\n", big_mb,
               big_trace->span_count(), big_trace->flows.size(), t_big.wall, t_big.cpu, big_mb / t_big.wall,
               big_mb / t_big.cpu);
+  {
+    std::size_t arg_count = 0;
+    for (std::uint32_t i = 0; i < big_trace->args.size(); ++i) arg_count += big_trace->args[i].size();
+    std::printf("| memory per span, Kineto import with args | generated: %zu spans, %zu args | - | - | %.1f B counted (args %.1f B) |\n",
+                big_trace->span_count(), arg_count,
+                static_cast<double>(trace_heap_bytes(*big_trace)) / static_cast<double>(big_trace->span_count()),
+                static_cast<double>(big_trace->args.memory_bytes()) / static_cast<double>(big_trace->span_count()));
+  }
   std::filesystem::remove(big);
   if (json_only) {
     std::filesystem::remove_all(dir);
