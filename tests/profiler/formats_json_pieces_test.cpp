@@ -82,8 +82,10 @@ const char* kObjectRoot = R"({"schemaVersion": 1, "distributedInfo": {"rank": 3,
 ],
 "deviceProperties": [{"id": 0}, {"id": 1}, {"id": 2}], "traceName": "t}, {x", "baseTimeNanoseconds": 1000})";
 
-// Most sizes must really parse in pieces, or these tests would only check the fallback.
-TEST(JsonPieces, ObjectRootAtEveryCut) { EXPECT_GT(expect_pieces_match_whole(kObjectRoot), 200); }
+// Most sizes must really parse in pieces, or these tests would only check the fallback. A middle piece
+// cut at a decoy is retried at the next guess; a first piece cut at one falls back to the whole document
+// (the array-root document below parses in pieces at 70 of its 235 sizes, 7 without the retry).
+TEST(JsonPieces, ObjectRootAtEveryCut) { EXPECT_GT(expect_pieces_match_whole(kObjectRoot), 450); }
 
 TEST(JsonPieces, CompactObjectRootAtEveryCut) {
   // No whitespace: the separator between two pieces is a single ',' that both would write over.
@@ -95,13 +97,13 @@ TEST(JsonPieces, CompactObjectRootAtEveryCut) {
     if (!in_string && (c == ' ' || c == '\n')) continue;
     compact.push_back(c);
   }
-  EXPECT_GT(expect_pieces_match_whole(compact), 200);
+  EXPECT_GT(expect_pieces_match_whole(compact), 400);
 }
 
 TEST(JsonPieces, ArrayRootAtEveryCut) {
   EXPECT_GT(expect_pieces_match_whole(R"([{"ph": "X", "name": "a", "pid": 1, "tid": 1, "ts": 1, "dur": 2},
 {"ph": "X", "name": "b}, {", "pid": 1, "tid": 1, "ts": 2, "dur": 1, "args": {"o": [{}, {}]}},{"ph": "X", "name": "c", "pid": 1, "tid": 1, "ts": 4, "dur": 1}]
-)"), 5);
+)"), 50);
 }
 
 TEST(JsonPieces, ErrorsAreTheWholeDocumentsAtEveryCut) {

@@ -533,14 +533,21 @@ bool Importer::handle_middle_pieces(std::size_t& start, std::size_t chunk_bytes)
   std::size_t last_start = start;
   // Reads the next piece into the next slot; false when the guessed cuts have run out.
   std::size_t next = start;
+  // A piece that does not parse was cut at a wrong guess (or the file is malformed): nothing of it has
+  // been handled yet, so the next few guesses are tried before the import starts over as a whole.
+  constexpr int kGuessesPerPiece = 4;
   auto read_next = [&]() -> bool {  // false: no more pieces
-    const std::size_t cut = next_cut(doc, next + chunk_bytes);
-    if (cut == std::string_view::npos) {
-      last_start = next;
-      return false;
-    }
+    std::size_t cut = next_cut(doc, next + chunk_bytes);
     Piece& piece = slots[produced % slots.size()];
-    piece.ok = reader.read_piece(next, cut, piece);
+    for (int guess = 1;; ++guess) {
+      if (cut == std::string_view::npos) {
+        last_start = next;
+        return false;
+      }
+      piece.ok = reader.read_piece(next, cut, piece);
+      if (piece.ok || guess == kGuessesPerPiece) break;
+      cut = next_cut(doc, cut);
+    }
     next = piece.ok ? doc.find('{', cut) : next;
     return true;
   };
