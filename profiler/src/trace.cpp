@@ -7,7 +7,7 @@
 #include <new>
 #include <numeric>
 
-#include <sys/mman.h>
+#include "scmoe/profiler/huge_pages.h"
 
 namespace scmoe::prof {
 
@@ -72,7 +72,7 @@ std::uint32_t Trace::track_for(const TrackInfo& info) {
 std::uint32_t Trace::add_args(std::span<const Arg> list) { return list.empty() ? kNoArgs : args.add(list); }
 
 namespace {
-constexpr std::size_t kHugePage = std::size_t{2} << 20;
+constexpr std::size_t kHugePage = kHugePageBytes;
 constexpr std::size_t kFirstSegmentArgs = 1024;
 constexpr std::size_t kMaxSegmentArgs = kHugePage / sizeof(Arg);
 constexpr std::size_t kFirstTextBlock = 16 << 10;
@@ -87,7 +87,7 @@ ArgTable::Storage ArgTable::allocate(std::size_t bytes) {
   if (bytes >= kHugePage) {
     bytes = (bytes + kHugePage - 1) & ~(kHugePage - 1);
     p = std::aligned_alloc(kHugePage, bytes);
-    if (p != nullptr) ::madvise(p, bytes, MADV_HUGEPAGE);
+    if (p != nullptr) advise_huge_pages(p, bytes);
   } else {
     p = std::malloc(bytes);
   }
@@ -153,8 +153,7 @@ std::uint32_t ArgTable::close_list() {
 void ArgTable::append(ArgTable&& other, const std::vector<std::uint32_t>& key_map) {
   for (const ListRef& list : other.lists_) {
     // other's args are ours now: remap their keys in place.
-    Arg* args = const_cast<Arg*>(list.first);
-    for (std::uint32_t i = 0; i < list.size; ++i) args[i].key = key_map[args[i].key];
+    for (std::uint32_t i = 0; i < list.size; ++i) list.first[i].key = key_map[list.first[i].key];
   }
   lists_.insert(lists_.end(), other.lists_.begin(), other.lists_.end());
   storage_.insert(storage_.end(), std::make_move_iterator(other.storage_.begin()),

@@ -10,6 +10,8 @@
 #include <cstring>
 #include <vector>
 
+#include "scmoe/profiler/huge_pages.h"
+
 namespace scmoe::prof::formats {
 
 namespace {
@@ -125,14 +127,6 @@ std::string write_file_atomically(const std::string& path, std::string_view data
   if (std::string err = out.open(path); !err.empty()) return err;
   out.write(data);
   return out.commit();
-}
-
-void advise_huge_pages(void* data, std::size_t bytes) {
-  constexpr std::uintptr_t kHuge = 2u << 20;
-  if (bytes < 2 * kHuge) return;
-  const auto begin = (reinterpret_cast<std::uintptr_t>(data) + kHuge - 1) & ~(kHuge - 1);
-  const auto end = (reinterpret_cast<std::uintptr_t>(data) + bytes) & ~(kHuge - 1);
-  if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
 }
 
 std::string read_file(const std::string& path, std::string& out, std::size_t spare_capacity) {

@@ -7,17 +7,17 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <condition_variable>
 #include <cstdlib>
 #include <cstring>
-#include <condition_variable>
 #include <deque>
+#include <limits>
+#include <memory>
 #include <mutex>
+#include <numeric>
 #include <span>
 #include <system_error>
 #include <thread>
-#include <limits>
-#include <memory>
-#include <numeric>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -110,8 +110,8 @@ struct FlowEnds {
   FlowKind kind = FlowKind::Other;
 };
 
-// A flow's identity: (cat, id). Views into the input or simdjson's string buffer, both alive for the
-// whole import: no string is built per flow event.
+// A flow's identity: (cat, id). Views into the input, or into the Importer's kept_ copies of escaped
+// texts (simdjson's string buffer is reused by the next piece): no string is built per flow event.
 struct FlowKey {
   std::string_view cat, id;
   bool operator==(const FlowKey&) const = default;
@@ -123,8 +123,8 @@ struct FlowKeyHash {
   }
 };
 
-// One arg of the event being read; views point into the input or simdjson's string buffer, both alive
-// for the whole import.
+// One arg of the event being read; views point into the input or simdjson's string buffer (valid until
+// the next piece is parsed: record_event copies the latter).
 struct PendingArg {
   std::string_view key;
   std::string_view value;
@@ -411,8 +411,8 @@ bool Importer::parse_document(const char* begin, std::size_t size, std::size_t c
 
 // Where the next piece of the event array may end: just after a '}' followed, across whitespace, by ','
 // and '{', the gap between two events. Only a guess: the '}' may be inside a string or close an object
-// nested in an event. A piece cut there does not parse (its strings or brackets do not close), and the
-// import then starts over on the whole document.
+// nested in an event. A piece cut there does not parse (its strings or brackets do not close): a middle
+// piece is then tried at the next guess, a first piece makes the import start over on the whole document.
 std::size_t next_cut(std::string_view doc, std::size_t from) {
   while (from < doc.size()) {
     const void* hit = std::memchr(doc.data() + from, '}', doc.size() - from);
@@ -468,27 +468,23 @@ bool Importer::parse_in_pieces(std::size_t begin, std::size_t chunk_bytes) {
   if (cut == std::string_view::npos) {  // a small file: one piece
     return parse_document(json_.data() + begin, json_.size() - begin, json_.capacity() - begin, Root::Document);
   }
-  // Writes `text` over the bytes at `at` while `parse` runs, then puts them back.
-  auto with_bytes = [&](std::size_t at, std::string_view text, auto&& parse) {
-    const BytesOver patch(json_.data() + at, text);
-    return parse();
-  };
-  const std::string_view close = object_root ? "]}" : "]";
-  base_offset_ = begin;
-  bool ok = with_bytes(cut, close, [&] {
-    return parse_document(json_.data() + begin, cut + close.size() - begin, json_.capacity() - begin, Root::Document);
-  });
+  bool ok = false;
+  {
+    const std::string_view close = object_root ? "]}" : "]";
+    const BytesOver patch(json_.data() + cut, close);
+    base_offset_ = begin;
+    ok = parse_document(json_.data() + begin, cut + close.size() - begin, json_.capacity() - begin, Root::Document);
+  }
   // The synthetic ']' must have closed traceEvents (not an array after it).
   if (!ok || cancelled_ || (object_root && events_end_ != cut + 1)) return false;
   std::size_t start = doc.find('{', cut);  // the next event: cut is followed by [ws] ',' [ws] '{'
   pieces_ = 2;  // the first and the last
   if (!handle_middle_pieces(start, chunk_bytes) || cancelled_) return false;
   if (!object_root) {
+    const BytesOver patch(json_.data() + start - 1, "[");
     base_offset_ = start - 1;
-    return with_bytes(start - 1, "[", [&] {
-      return parse_document(json_.data() + start - 1, json_.size() - (start - 1), json_.capacity() - (start - 1),
-                            Root::Events);
-    });
+    return parse_document(json_.data() + start - 1, json_.size() - (start - 1), json_.capacity() - (start - 1),
+                          Root::Events);
   }
   static constexpr std::string_view kReopen = "{\"traceEvents\":[";
   last_piece_.reserve(kReopen.size() + json_.size() - start + simdjson::SIMDJSON_PADDING);
@@ -601,17 +597,18 @@ bool Importer::handle_middle_pieces(std::size_t& start, std::size_t chunk_bytes)
     }
   } else {
     // The reader is stopped and joined on every way out, exceptions included.
-    struct StopReader {
-      std::function<void()> run;
-      ~StopReader() { run(); }
-    } stop_reader{[&] {
+    auto stop_and_join = [&] {
       {
         std::lock_guard lock(mutex);
         stop = true;
       }
       changed.notify_all();
       worker.join();
-    }};
+    };
+    struct OnExit {
+      decltype(stop_and_join)& run;
+      ~OnExit() { run(); }
+    } on_exit{stop_and_join};
     for (std::size_t k = 0;; ++k) {
       {
         std::unique_lock lock(mutex);

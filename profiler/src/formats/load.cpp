@@ -7,6 +7,7 @@
 #include <new>
 
 #include "scmoe/profiler/formats/atomic_file.h"
+#include "scmoe/profiler/huge_pages.h"
 #include "scmoe/profiler/formats/chrome_json_export.h"
 #include "scmoe/profiler/formats/chrome_json_import.h"
 #include "scmoe/profiler/formats/csv.h"

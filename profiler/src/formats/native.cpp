@@ -20,6 +20,7 @@
 #include <bit>
 
 #include "scmoe/profiler/formats/atomic_file.h"
+#include "scmoe/profiler/huge_pages.h"
 
 namespace scmoe::prof::formats {
 

@@ -183,7 +183,7 @@ class ArgTable {
   };
   using Storage = std::unique_ptr<void, FreeBytes>;
   struct ListRef {
-    const Arg* first = nullptr;
+    Arg* first = nullptr;
     std::uint32_t size = 0;
   };
   Storage allocate(std::size_t bytes);

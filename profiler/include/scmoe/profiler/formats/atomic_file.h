@@ -45,12 +45,3 @@ std::string write_file_atomically(const std::string& path, std::string_view data
 std::string read_file(const std::string& path, std::string& out, std::size_t spare_capacity = 0);
 
 }  // namespace scmoe::prof::formats
-
-namespace scmoe::prof::formats {
-
-// Asks the kernel to back [data, data + bytes) with transparent huge pages. Filling a fresh 100 MB buffer
-// otherwise costs ~25,000 page faults, which dominate loading a trace; with 2 MiB pages it costs ~50.
-// A no-op for small ranges and where THP is unavailable.
-void advise_huge_pages(void* data, std::size_t bytes);
-
-}  // namespace scmoe::prof::formats
