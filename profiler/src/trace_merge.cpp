@@ -10,8 +10,24 @@ namespace scmoe::prof {
 
 namespace {
 
+// A process's rank: its tracks' (its rank list may name ranks it has no tracks for, as the host collector's
+// 0..max does).
 std::int32_t rank_of(const ProcessTrace& part, std::size_t index) {
-  return part.trace.ranks.empty() ? static_cast<std::int32_t>(index) : part.trace.ranks.front().rank;
+  return part.trace.tracks.empty() ? static_cast<std::int32_t>(index) : part.trace.tracks.front().info.rank;
+}
+
+// One entry per rank that has tracks, in rank order, with the first label given for it.
+std::vector<RankInfo> ranks_with_tracks(const Trace& merged) {
+  std::map<std::int32_t, RankInfo> by_rank;
+  for (const RankInfo& r : merged.ranks) by_rank.try_emplace(r.rank, r);
+  std::vector<RankInfo> out;
+  for (const Track& t : merged.tracks) {
+    if (std::any_of(out.begin(), out.end(), [&](const RankInfo& r) { return r.rank == t.info.rank; })) continue;
+    const auto it = by_rank.find(t.info.rank);
+    out.push_back(it != by_rank.end() ? it->second : RankInfo{t.info.rank, "rank " + std::to_string(t.info.rank)});
+  }
+  std::sort(out.begin(), out.end(), [](const RankInfo& a, const RankInfo& b) { return a.rank < b.rank; });
+  return out;
 }
 
 // Keys with one value across the processes once, the others once per process with ".rank<r>".
@@ -67,6 +83,7 @@ Trace merge_process_traces(std::vector<ProcessTrace> parts) {
     part.trace.metadata.clear();
     formats::append_trace(merged, std::move(part.trace));
   }
+  merged.ranks = ranks_with_tracks(merged);
   merged.metadata.emplace_back("processes", std::to_string(parts.size()));
   merged.metadata.insert(merged.metadata.end(), clocks.begin(), clocks.end());
   merged.finalize();

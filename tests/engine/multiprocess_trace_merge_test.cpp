@@ -40,6 +40,8 @@ prof::Trace process_trace(int rank, std::int64_t start, std::vector<std::pair<st
   s.end_ns = start + 400;
   t.tracks[comm].spans.push_back(s);
   t.flows.push_back({{compute, 0}, {comm, 0}, prof::FlowKind::MoePipeline});
+  // As the host collector lists them: 0..rank, then the executor's own once more.
+  for (int r = 0; r <= rank; ++r) t.ranks.push_back({r, "rank " + std::to_string(r)});
   t.ranks.push_back({rank, "rank " + std::to_string(rank)});
   t.metadata = std::move(metadata);
   return t;
@@ -75,7 +77,8 @@ TEST(TraceMerge, SpansMoveOntoTheFirstClockAndTracksFlowsAndMetadataAreKept) {
   const prof::Trace merged = prof::merge_process_traces(std::move(parts));
 
   ASSERT_EQ(merged.tracks.size(), 4u);
-  ASSERT_EQ(merged.ranks.size(), 2u);
+  ASSERT_EQ(merged.ranks.size(), 2u);  // once each
+  EXPECT_EQ(merged.ranks[0].rank, 0);
   EXPECT_EQ(merged.ranks[1].rank, 1);
   // Rank 1's encode ran at 5000 on its clock: 2000 on rank 0's.
   const prof::Track& rank1_compute = merged.tracks[2];

@@ -290,6 +290,7 @@ struct LocalRanks::Impl {
     const Clock::time_point now = Clock::now();
     if (!terminated && now >= term_at) {
       signal_running(SIGTERM, true);
+      signal_running(SIGCONT, true);  // a stopped rank acts on SIGTERM only once it runs
       terminated = true;
     }
     if (!killed && now >= term_at + kKillAfterTerm) {

@@ -9,7 +9,7 @@
 //   clock.rank<r>             where the applied offset came from: "same boot clock" (processes of one
 //                             machine read one CLOCK_MONOTONIC: 0 is exact, the estimate only checks it)
 //                             or "estimated from round trips"
-// and "processes" (how many were merged).
+// and "processes" (how many were merged). The rank list has one entry per rank with tracks.
 #pragma once
 
 #include <vector>
