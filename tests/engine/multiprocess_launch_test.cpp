@@ -3,9 +3,7 @@
 // output files only rank 0 keeps, Ctrl-C forwarding, and stopping the ranks that outlive a failure.
 #include <gtest/gtest.h>
 
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -14,6 +12,7 @@
 #include <optional>
 #include <string>
 
+#include "multiprocess_port_holder.h"
 #include "scmoe/engine/launch.h"
 
 namespace launch = scmoe::engine::launch;
@@ -56,26 +55,6 @@ launch::Options shell(int processes, const std::string& script) {
   return o;
 }
 
-// A listening socket on every address, as another program holding the port would have.
-class Listener {
- public:
-  Listener() : fd_(socket(AF_INET, SOCK_STREAM, 0)) {
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_ANY);
-    bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    listen(fd_, 1);
-    socklen_t len = sizeof a;
-    getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
-  }
-  ~Listener() { close(fd_); }
-  int port() const { return port_; }
-
- private:
-  int fd_;
-  int port_ = 0;
-};
 
 }  // namespace
 
@@ -124,7 +103,7 @@ TEST(LaunchPlacement, DefaultsAndErrorsNameTheVariable) {
 
 TEST(LaunchPlacement, APortInUseWhereRankZeroWouldServeIsOneClearError) {
   ScopedEnv env(kNoLauncherVariables);
-  Listener busy;
+  scmoe::engine::testing::PortHolder busy;
   launch::Placement p{"127.0.0.1", busy.port(), 0, -1, -1};
   const std::string error = launch::resolve_placement(p, 2);
   EXPECT_NE(error.find("port " + std::to_string(busy.port()) + " is in use"), std::string::npos) << error;

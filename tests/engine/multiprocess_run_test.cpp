@@ -6,14 +6,13 @@
 #include <gtest/gtest.h>
 
 #include <ATen/Parallel.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
+#include "multiprocess_port_holder.h"
 #include "multiprocess_test_support.h"
 #include "scmoe/engine/runner.h"
 #include "scmoe/profiler/formats/load.h"
@@ -157,25 +156,19 @@ Hurt hurt_rank_one(int signal, const std::string& timeout_s) {
   return h;
 }
 
-class Listener {  // holds a port as another program would
- public:
-  Listener() : fd_(socket(AF_INET, SOCK_STREAM, 0)) {
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_ANY);
-    bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    listen(fd_, 1);
-    socklen_t len = sizeof a;
-    getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
-  }
-  ~Listener() { close(fd_); }
-  int port() const { return port_; }
 
- private:
-  int fd_;
-  int port_ = 0;
-};
+// Two workers started through a shell (`before` runs first, `worker_args` follow the worker's output
+// folder): both must fail with `message`.
+void expect_the_same_error_on_both_ranks(const std::string& worker_args, const std::string& before,
+                                         const std::string& message) {
+  TempDir dir;
+  const std::string script = before + "exec " + kWorker + " " + dir.path() + worker_args;
+  const Finished f = run_program({kScmoe, "launch", "-n", "2", "--all-output", "--program", "/bin/sh", "--", "-c", script},
+                                 {}, kLimit);
+  EXPECT_EQ(f.exit_code, 1);
+  EXPECT_NE(f.err.find("[rank 0] worker rank 0: " + message), std::string::npos) << f.err;
+  EXPECT_NE(f.err.find("[rank 1] worker rank 1: " + message), std::string::npos) << f.err;
+}
 
 // Runs a shell command; its exit code.
 int shell(const std::string& command) { return std::system((command + " >/dev/null 2>&1").c_str()); }
@@ -214,29 +207,17 @@ TEST(MultiProcess, TheRunnerStartsTheOtherRanksAndDeliversEveryIterationThroughR
 }
 
 TEST(MultiProcess, AConfigMismatchBetweenRanksIsOneErrorOnEveryRank) {
-  TempDir dir;
-  const std::string script = "exec " + kWorker + " " + dir.path() + " $([ $RANK = 1 ] && echo num_experts=2)";
-  const Finished f = run_program({kScmoe, "launch", "-n", "2", "--all-output", "--program", "/bin/sh", "--", "-c", script},
-                                 {}, kLimit);
-  EXPECT_EQ(f.exit_code, 1);
-  const std::string message = "config mismatch between ranks: num_experts: 4 on rank 0, 2 on rank 1";
-  EXPECT_NE(f.err.find("[rank 0] worker rank 0: " + message), std::string::npos) << f.err;
-  EXPECT_NE(f.err.find("[rank 1] worker rank 1: " + message), std::string::npos) << f.err;
+  expect_the_same_error_on_both_ranks(" $([ $RANK = 1 ] && echo num_experts=2)", "",
+                                      "config mismatch between ranks: num_experts: 4 on rank 0, 2 on rank 1");
 }
 
 TEST(MultiProcess, AWorldSizeMismatchIsOneErrorOnEveryRank) {
-  TempDir dir;
-  const std::string script = "[ $RANK = 1 ] && export WORLD_SIZE=4; exec " + kWorker + " " + dir.path();
-  const Finished f = run_program({kScmoe, "launch", "-n", "2", "--all-output", "--program", "/bin/sh", "--", "-c", script},
-                                 {}, kLimit);
-  EXPECT_EQ(f.exit_code, 1);
-  const std::string message = "world size mismatch: rank 1 was started with world_size 4, rank 0 with 2";
-  EXPECT_NE(f.err.find("[rank 0] worker rank 0: " + message), std::string::npos) << f.err;
-  EXPECT_NE(f.err.find("[rank 1] worker rank 1: " + message), std::string::npos) << f.err;
+  expect_the_same_error_on_both_ranks("", "[ $RANK = 1 ] && export WORLD_SIZE=4; ",
+                                      "world size mismatch: rank 1 was started with world_size 4, rank 0 with 2");
 }
 
 TEST(MultiProcess, APortInUseIsOneClearError) {
-  Listener busy;
+  eng::testing::PortHolder busy;
   const std::string port = std::to_string(busy.port());
   const Finished launched = run_program(
       {kScmoe, "launch", "-n", "2", "--rendezvous", "127.0.0.1:" + port, "--", "run", "--preset", "demo"}, {}, kLimit);
@@ -316,6 +297,16 @@ TEST(MultiProcess, LaunchOfTheDemoWithABFinishesWithASpeedupAndAMergedTrace) {
   const prof::Trace t = load(dir / "demo.scmoe");
   expect_merged(t, 2);
   EXPECT_EQ(meta(t, "transport").rfind("gloo", 0), 0u) << meta(t, "transport");
+#ifdef SCMOE_STUDIO
+  // The studio opens the merged trace (offscreen) and draws it.
+  const Finished studio = run_program({SCMOE_STUDIO, dir / "demo.scmoe", "--screenshot", dir / "demo.png",
+                                       "--export-report", dir / "demo.html", "--quit-after-run"},
+                                      {"QT_QPA_PLATFORM=offscreen"}, kLimit);
+  EXPECT_EQ(studio.exit_code, 0) << studio.err;
+  EXPECT_GT(fs::file_size(dir / "demo.png"), 10'000u);
+  const std::string report = read_bytes(dir / "demo.html");
+  EXPECT_NE(report.find("rank 1"), std::string::npos);
+#endif
 }
 
 TEST(MultiProcess, TwoHostsInNetworkNamespacesJoinedByAVethPair) {

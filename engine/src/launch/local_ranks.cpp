@@ -365,7 +365,7 @@ std::string summary(const std::vector<RankExit>& exits) {
     if (e.signal > 0) {
       failures += "killed by signal " + signal_text(e.signal);
     } else {
-      failures += "exited with " + std::to_string(e.exit_code);
+      failures += "exited with " + std::to_string(e.exit_code) + (e.exit_code == 130 ? " (cancelled)" : "");
     }
     if (e.stopped_by_launcher) failures += " (stopped by the launcher: it did not end by itself)";
     failures += "\n";
