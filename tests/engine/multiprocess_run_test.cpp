@@ -254,9 +254,9 @@ TEST(MultiProcess, AHungRankEndsTheOthersWithinTheTimeout) {
   const Hurt h = hurt_rank_one(SIGSTOP, "2");
   const Finished& f = h.launcher;
   EXPECT_FALSE(f.timed_out);
-  // The heartbeat stands still for the 2 s timeout, then rank 0 stops (a little slack for a loaded machine).
+  // The heartbeat stands still for the 2 s timeout, then rank 0 stops (slack for a loaded machine).
   EXPECT_GE(h.rank0_seconds, 2.0);
-  EXPECT_LT(h.rank0_seconds, 2.0 + 2.0);
+  EXPECT_LT(h.rank0_seconds, 2.0 + 3.0);
   EXPECT_NE(f.err.find("scmoe run: the run failed: rank 1 stopped responding: no heartbeat for 2000 ms"),
             std::string::npos)
       << f.err;
@@ -264,6 +264,19 @@ TEST(MultiProcess, AHungRankEndsTheOthersWithinTheTimeout) {
   EXPECT_NE(f.err.find("rank 0: exited with 1\n"), std::string::npos) << f.err;
   EXPECT_NE(f.err.find("rank 1: killed by signal 15 (SIGTERM) (stopped by the launcher"), std::string::npos) << f.err;
   for (pid_t pid : h.ranks) EXPECT_FALSE(exists(pid)) << "pid " << pid << " outlived the run";
+}
+
+TEST(MultiProcess, ARankBusyBetweenCollectivesLongerThanTheTimeoutIsNamed) {
+  // Rank 1 sleeps 4 s before its second pass, heartbeats going; rank 0 waits in the next collective for
+  // the 1 s timeout, then names the rank that entered fewer collectives.
+  TempDir dir;
+  const Finished f = run_program({kScmoe, "launch", "-n", "2", "--timeout", "1", "--all-output", "--program", kWorker,
+                                  "--", dir.path(), "stall_ms=4000"},
+                                 {}, kLimit);
+  EXPECT_EQ(f.exit_code, 1);
+  EXPECT_NE(f.err.find("[rank 0] worker rank 0: rank 1 is behind: it entered"), std::string::npos) << f.err;
+  EXPECT_NE(f.err.find("(it is busy or stuck between two)"), std::string::npos) << f.err;
+  EXPECT_NE(f.err.find("[rank 1] worker rank 1: rank 1 is behind"), std::string::npos) << f.err;
 }
 
 TEST(MultiProcess, AKilledLauncherTakesItsRanksAlong) {

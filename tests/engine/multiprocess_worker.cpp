@@ -3,7 +3,8 @@
 // ForwardExecutor over Gloo. It writes the final activations of each forward pass as raw bytes
 // (<out>/<arch>-<iteration>-rank<r>.bin) and rank 0 the merged trace of the last (<out>/trace.scmoe), for
 // the test to compare bit for bit with the in-process run.
-//   scmoe_multiprocess_worker OUT_DIR [key=value ...]
+//   scmoe_multiprocess_worker OUT_DIR [key=value ...] [stall_ms=N]
+// stall_ms: rank 1 sleeps that long before its second pass (busy between collectives, heartbeats going).
 #include <ATen/Parallel.h>
 
 #include <cstdio>
@@ -11,6 +12,7 @@
 #include <fstream>
 #include <iostream>
 #include <string>
+#include <thread>
 
 #include "multiprocess_test_support.h"
 #include "scmoe/engine/config_io.h"
@@ -37,9 +39,14 @@ int main(int argc, char** argv) {
   int rank = -1;
   try {
     eng::EngineConfig c = eng::testing::multiprocess_config(env_int("WORLD_SIZE"));
+    int stall_ms = 0;
     for (int i = 2; i < argc; ++i) {
       const std::string kv = argv[i];
       const auto eq = kv.find('=');
+      if (kv.substr(0, eq) == "stall_ms") {
+        stall_ms = std::stoi(kv.substr(eq + 1));
+        continue;
+      }
       if (auto errors = eng::set_config_value(c, kv.substr(0, eq), kv.substr(eq + 1)); !errors.empty()) {
         throw std::runtime_error(errors[0].field + ": " + errors[0].message);
       }
@@ -53,7 +60,11 @@ int main(int argc, char** argv) {
     eng::AbortSignal abort;
     eng::ForwardExecutor executor(c, weights, abort);
     eng::ForwardResult last;
-    for (const auto& run : eng::testing::multiprocess_passes()) {
+    const std::vector<eng::testing::Pass> passes = eng::testing::multiprocess_passes();
+    for (const eng::testing::Pass& run : passes) {
+      if (rank == 1 && stall_ms > 0 && &run == &passes[1]) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(stall_ms));
+      }
       last = executor.run(run.arch, eng::testing::plan_of(c, run), run.iteration, eng::make_rank_inputs(c, run.iteration));
       const at::Tensor& y = last.outputs.at(0);
       std::ofstream file(out + "/" + eng::testing::output_name(run, rank), std::ios::binary);

@@ -24,8 +24,8 @@ class RunnerRanks {
   // port (written into config.rendezvous) and starts the other ranks. Returns "" or the error. The
   // executable is $SCMOE_CLI, else `scmoe` beside this one.
   std::string start(EngineConfig& config);
-  // After rank 0's run: waits for the others (they end with it, or with its abort message; after the rank
-  // timeout they are killed) and reports a rank that failed in summary.error when rank 0 has no error.
+  // After rank 0's run: waits for the others (they end with it, or with its abort message; 5 s after it
+  // they are killed) and reports a rank that failed in summary.error when rank 0 has no error.
   void finish(RunSummary& summary);
 
  private:

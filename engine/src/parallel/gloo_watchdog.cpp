@@ -22,9 +22,13 @@ std::string silent_message(int rank, std::chrono::milliseconds silent) {
 
 struct Watchdog::State {
   struct Peer {
-    std::string beat;                 // last heartbeat value seen
+    std::string beat;                 // last heartbeat value seen: "<count> <collectives entered>"
     Clock::time_point changed_at;     // when it last changed
     bool left = false;
+    std::int64_t collectives() const {
+      const auto space = beat.find(' ');
+      return space == std::string::npos ? -1 : std::stoll(beat.substr(space + 1));
+    }
   };
   State(const StoreAddress& address, int rank, int world, std::chrono::milliseconds stall)
       : store(address, stall),
@@ -128,10 +132,23 @@ std::optional<std::string> Watchdog::explain(std::chrono::milliseconds window) {
   }
   if (auto f = failure()) return f;
   const std::vector<int> silent = silent_ranks();
-  if (silent.empty()) return std::nullopt;
   std::lock_guard lock(state_->mutex);
-  const auto silent_for = Clock::now() - state_->peers[static_cast<std::size_t>(silent.front())].changed_at;
-  return silent_message(silent.front(), std::chrono::duration_cast<std::chrono::milliseconds>(silent_for));
+  if (!silent.empty()) {
+    const auto silent_for = Clock::now() - state_->peers[static_cast<std::size_t>(silent.front())].changed_at;
+    return silent_message(silent.front(), std::chrono::duration_cast<std::chrono::milliseconds>(silent_for));
+  }
+  // Every rank beats: one that entered fewer collectives than this one is stuck between them (a long or
+  // deadlocked operator), the others wait for it in the next.
+  const std::int64_t own = state_->collectives.load();
+  for (int r = 0; r < static_cast<int>(state_->peers.size()); ++r) {
+    const std::int64_t entered = state_->peers[static_cast<std::size_t>(r)].collectives();
+    if (r != state_->rank && entered >= 0 && entered < own) {
+      return "rank " + std::to_string(r) + " is behind: it entered " + std::to_string(entered) +
+             " collectives, rank " + std::to_string(state_->rank) + " " + std::to_string(own) +
+             " (it is busy or stuck between two)";
+    }
+  }
+  return std::nullopt;
 }
 
 }  // namespace scmoe::engine

@@ -28,8 +28,9 @@ class Watchdog {
   // Why the run must stop, once known: a silent rank, the abort message another rank published, rank 0's
   // store gone.
   std::optional<std::string> failure() const;
-  // After a failed collective: watches for `window` (> kSilentAfter) for a failure (above) or a silent
-  // rank (below); its explanation, or nullopt when every rank still beats.
+  // After a failed collective: watches for `window` (> kSilentAfter) for a failure (above), a silent
+  // rank (below) or, when all beat, a rank that entered fewer collectives than this one; its
+  // explanation, or nullopt.
   std::optional<std::string> explain(std::chrono::milliseconds window);
   // The other ranks whose heartbeat has not moved for kSilentAfter and that have not left: dead or hung.
   std::vector<int> silent_ranks() const;
