@@ -147,9 +147,9 @@ TEST(LocalRanks, RanksThatOutliveAFailureByTheTimeoutAreStopped) {
   const auto exits = ranks.wait();
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   EXPECT_EQ(exits[1].exit_code, 1);
-  EXPECT_EQ(exits[0].signal, SIGTERM);  // 0.1 s + the launcher's grace of 2 s, then SIGTERM
+  EXPECT_EQ(exits[0].signal, SIGTERM);  // 0.1 s + the launcher's grace of 3 s, then SIGTERM
   EXPECT_TRUE(exits[0].stopped_by_launcher);
-  EXPECT_GE(seconds, 2.0);
+  EXPECT_GE(seconds, 3.0);
   EXPECT_LT(seconds, 10.0);
 }
 

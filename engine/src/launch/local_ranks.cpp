@@ -23,7 +23,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 constexpr std::size_t kTailLines = 20;
 constexpr std::chrono::milliseconds kPollInterval{20};
-constexpr std::chrono::seconds kGraceAfterTimeout{2};
+constexpr std::chrono::seconds kGraceAfterTimeout{3};
 constexpr std::chrono::seconds kKillAfterTerm{2};
 
 // An integer from a flag's or variable's text; "" or the error naming `what`.

@@ -17,8 +17,9 @@ namespace scmoe::engine {
 
 namespace {
 
-// How long rank 0 keeps serving the store after a failure, so the others can read why the run stopped.
-constexpr std::chrono::seconds kLingerAfterFailure{2};
+// How long rank 0 keeps serving the store after a failure, so the others (who look every 100 ms) can read
+// why the run stopped.
+constexpr std::chrono::seconds kLingerAfterFailure{1};
 
 // The config every rank must share: without this rank's place in the group.
 std::string shared_config_json(EngineConfig c) {
@@ -98,7 +99,7 @@ struct GlooProcessGroup::Impl {
       : config(config),
         abort(abort),
         timeout(rank_timeout()),
-        store(store_address(config), config.rank, config.world_size, timeout) {}
+        store(store_address(config), config.rank, config.world_size, join_timeout(timeout)) {}
 
   EngineConfig config;
   const AbortSignal& abort;
@@ -168,7 +169,7 @@ GlooProcessGroup::GlooProcessGroup(const EngineConfig& config, const AbortSignal
   try {
     i.clocks = meet(i.store, config.rank, config.world_size, shared_config_json(config), abort);
     i.watchdog.emplace(i.store.address(), config.rank, config.world_size, i.timeout);
-    i.transport.emplace(i.store, *i.watchdog, abort, config.rank, config.world_size);
+    i.transport.emplace(i.store, *i.watchdog, abort, config.rank, config.world_size, i.timeout);
   } catch (const RankFailure&) {
     i.leave(false);
     throw;

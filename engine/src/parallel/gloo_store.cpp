@@ -2,6 +2,7 @@
 
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
+#include <algorithm>
 #include <cstdlib>
 #include <stdexcept>
 #include <thread>
@@ -111,6 +112,10 @@ std::chrono::milliseconds rank_timeout() {
     throw std::runtime_error("SCMOE_RANK_TIMEOUT_S: expected seconds in (0, 86400], got \"" + std::string(text) + "\"");
   }
   return std::chrono::seconds(30);
+}
+
+std::chrono::milliseconds join_timeout(std::chrono::milliseconds rank_timeout) {
+  return std::max<std::chrono::milliseconds>(rank_timeout, std::chrono::seconds(30));
 }
 
 }  // namespace scmoe::engine

@@ -72,7 +72,10 @@ struct RankFailure : std::runtime_error {
 };
 
 // SCMOE_RANK_TIMEOUT_S (set by `scmoe launch --timeout`), else 30 s: how long a rank waits for a peer
-// that stopped (dead or hung), and for the others to join.
+// that stopped (dead or hung).
 std::chrono::milliseconds rank_timeout();
+// How long the ranks wait for each other at the start (the store's timeout): the rank timeout, but at
+// least 30 s, since processes that load LibTorch on a busy machine start seconds apart.
+std::chrono::milliseconds join_timeout(std::chrono::milliseconds rank_timeout);
 
 }  // namespace scmoe::engine

@@ -35,9 +35,10 @@ std::string error_of(const std::exception_ptr& error) {
 
 }  // namespace
 
-GlooTransport::GlooTransport(RunStore& store, Watchdog& watchdog, const AbortSignal& abort, int rank, int world)
+GlooTransport::GlooTransport(RunStore& store, Watchdog& watchdog, const AbortSignal& abort, int rank, int world,
+                             std::chrono::milliseconds timeout)
     : store_(store), watchdog_(watchdog), abort_(abort), rank_(rank), world_(world) {
-  auto options = c10d::ProcessGroupGloo::Options::create(store.timeout());
+  auto options = c10d::ProcessGroupGloo::Options::create(timeout);
   // One worker thread: the engine has one collective in flight at a time, and the cores belong to the lanes.
   options->threads = 1;
   try {

@@ -21,8 +21,10 @@ namespace scmoe::engine {
 class GlooTransport {
  public:
   // Connects to every other rank (Gloo's full mesh, through the store), binding to this machine's
-  // address on the route to the store's host (GLOO_SOCKET_IFNAME picks an interface instead).
-  GlooTransport(RunStore& store, Watchdog& watchdog, const AbortSignal& abort, int rank, int world);
+  // address on the route to the store's host (GLOO_SOCKET_IFNAME picks an interface instead). `timeout`
+  // bounds the connection and every collective (Gloo's own timeout; the watchdog usually ends a wait first).
+  GlooTransport(RunStore& store, Watchdog& watchdog, const AbortSignal& abort, int rank, int world,
+                std::chrono::milliseconds timeout);
   ~GlooTransport();  // abandons the process group where a collective may still be pending
 
   c10d::ProcessGroupGloo& group() { return *group_; }

@@ -75,7 +75,7 @@ class LocalRanks {
   void signal_all(int signal);
   // Forwards output and reaps the ranks until all have ended. `pending_signal` is polled (every 20 ms):
   // a non-zero answer is forwarded to every rank (Ctrl-C: SIGINT). After the first rank that fails, the
-  // others get the rank timeout plus 2 s to end by themselves (they notice the failure on their own),
+  // others get the rank timeout plus 3 s to end by themselves (they notice the failure on their own),
   // then SIGTERM (with SIGCONT, for a stopped one), and SIGKILL 2 s later.
   std::vector<RankExit> wait(const std::function<int()>& pending_signal = {});
   // Non-blocking: reaps ranks that have ended and forwards output; true when every rank has ended.
