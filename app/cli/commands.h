@@ -17,4 +17,6 @@ void add_convert_command(CLI::App& app);
 
 void add_analyze_command(CLI::App& app);  // analyze and diff
 
+void add_launch_command(CLI::App& app);  // the ranks of a multi-process run
+
 }  // namespace scmoe::cli

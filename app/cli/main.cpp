@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   scmoe::cli::add_run_command(app);
   scmoe::cli::add_convert_command(app);
   scmoe::cli::add_analyze_command(app);
+  scmoe::cli::add_launch_command(app);
 
 
   try {

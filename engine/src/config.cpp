@@ -93,6 +93,23 @@ void require_positive(std::vector<ConfigError>& errors, std::string_view field, 
     errors.push_back({std::string(field), "must be > 0, got " + std::to_string(value)});
   }
 }
+// world_size > 1, CPU or GPU: one rank per process, meeting at the rendezvous; without one, rank 0's Runner
+// starts the other ranks on this machine and picks the address.
+void validate_processes(const EngineConfig& c, std::vector<ConfigError>& errors) {
+  if (c.ep_size > 0 && c.ep_size != c.world_size) {
+    errors.push_back({"ep_size", "with several processes every process is one rank: ep_size (" +
+                                     std::to_string(c.ep_size) + ") must equal world_size (" +
+                                     std::to_string(c.world_size) + ")"});
+  }
+  std::string host;
+  int port = 0;
+  if (c.rendezvous.empty() ? c.rank != 0 : !parse_rendezvous(c.rendezvous, host, port)) {
+    errors.push_back({"rendezvous", "world_size > 1 needs the c10d TCPStore address as \"host:port\" (port "
+                                    "1..65535; rank 0 serves it; rank 0 may leave it out to start the other ranks "
+                                    "here), got \"" + c.rendezvous + "\""});
+  }
+}
+
 // Where the ranks run on GPUs (config.h, "GPU runs"): one process with gpu_devices GPUs, or world_size
 // processes with one GPU each.
 void validate_gpu_layout(const EngineConfig& c, std::vector<ConfigError>& errors) {
@@ -106,12 +123,16 @@ void validate_gpu_layout(const EngineConfig& c, std::vector<ConfigError>& errors
     errors.push_back({"local_device", "must be >= 0, got " + std::to_string(c.local_device)});
   }
   const bool multi_process = c.world_size > 1;
-  const bool gpu_layout_set = c.gpu_devices != 1 || multi_process || c.rank != 0 || !c.rendezvous.empty() ||
-                              c.local_device != 0;
   if (c.device != DeviceType::Cuda) {
-    if (gpu_layout_set) {
-      errors.push_back({"device", "gpu_devices, world_size, rank, rendezvous and local_device place ranks on GPUs: "
-                                  "they need device = \"cuda\""});
+    // CPU ranks in several processes talk through Gloo (issue 15); local_device is a GPU's: ignored here.
+    if (c.gpu_devices != 1) {
+      errors.push_back({"device", "gpu_devices places ranks on GPUs, which need device = \"cuda\""});
+    }
+    if (multi_process) {
+      validate_processes(c, errors);
+    } else if (c.rank != 0 || !c.rendezvous.empty()) {
+      errors.push_back({"world_size", "rank and rendezvous place the ranks of a multi-process run: they need "
+                                      "world_size > 1, got world_size " + std::to_string(c.world_size)});
     }
     return;
   }
@@ -137,17 +158,7 @@ void validate_gpu_layout(const EngineConfig& c, std::vector<ConfigError>& errors
     errors.push_back({"gpu_devices", "with world_size > 1 every process drives one GPU (local_device): must be 1, "
                                      "got " + std::to_string(c.gpu_devices)});
   }
-  if (c.ep_size > 0 && c.ep_size != c.world_size) {
-    errors.push_back({"ep_size", "with several processes every process is one rank: ep_size (" +
-                                     std::to_string(c.ep_size) + ") must equal world_size (" +
-                                     std::to_string(c.world_size) + ")"});
-  }
-  std::string host;
-  int port = 0;
-  if (!parse_rendezvous(c.rendezvous, host, port)) {
-    errors.push_back({"rendezvous", "world_size > 1 needs the c10d TCPStore address as \"host:port\" (port "
-                                    "1..65535; rank 0 serves it), got \"" + c.rendezvous + "\""});
-  }
+  validate_processes(c, errors);
 }
 
 }  // namespace

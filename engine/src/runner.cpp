@@ -4,6 +4,7 @@
 #include <mutex>
 #include <thread>
 
+#include "launch/runner_ranks.h"
 #include "parallel/abort_signal.h"
 #include "parallel/gpu_runtime.h"
 #include "run_session.h"
@@ -37,7 +38,13 @@ std::vector<ConfigError> Runner::start(const EngineConfig& config, RunCallbacks 
   impl_->abort = std::make_unique<AbortSignal>();
   impl_->running = true;
   impl_->thread = std::thread([impl = impl_.get(), config, callbacks = std::move(callbacks)] {
-    RunSummary summary = run_session(config, callbacks, *impl->abort);
+    // world_size > 1 without a rendezvous: this process is rank 0 and starts the other ranks itself.
+    RunnerRanks others;
+    EngineConfig run_config = config;
+    RunSummary summary;
+    summary.error = others.start(run_config);
+    if (summary.error.empty()) summary = run_session(run_config, callbacks, *impl->abort);
+    others.finish(summary);
     {
       std::lock_guard lock(impl->mutex);
       impl->summary = summary;

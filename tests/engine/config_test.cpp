@@ -220,7 +220,7 @@ TEST(Config, GpuLayoutRules) {
   c.gpu_devices = 2;
   EXPECT_TRUE(has_error(eng::validate(c), "gpu_devices", "must be 1"));
   c.gpu_devices = 1;
-  for (const char* bad : {"", "node0", "node0:", ":29500", "node0:0", "node0:65536", "node0:29x"}) {
+  for (const char* bad : {"node0", "node0:", ":29500", "node0:0", "node0:65536", "node0:29x"}) {
     c.rendezvous = bad;
     EXPECT_TRUE(has_error(eng::validate(c), "rendezvous", "host:port")) << bad;
   }
@@ -229,10 +229,7 @@ TEST(Config, GpuLayoutRules) {
   c.world_size = 0;
   EXPECT_TRUE(has_error(eng::validate(c), "world_size", "must be > 0"));
 
-  // On the CPU the GPU placement fields have no meaning.
-  c = valid();
-  c.world_size = 2;
-  EXPECT_TRUE(has_error(eng::validate(c), "device", "need device = \"cuda\""));
+  // On the CPU the GPU placement fields have no meaning (several CPU processes: multiprocess_config_test).
   c = valid();
   c.gpu_devices = 2;
   EXPECT_TRUE(has_error(eng::validate(c), "device", "need device = \"cuda\""));

@@ -34,7 +34,7 @@ c10::Device local_gpu_device(const EngineConfig& c, int local_gpu) {
 }
 
 std::vector<int> local_ranks(const EngineConfig& c) {
-  if (c.device == DeviceType::Cuda && c.world_size > 1) return {c.rank};
+  if (c.world_size > 1) return {c.rank};
   std::vector<int> ranks;
   for (int r = 0; r < c.ep_size; ++r) ranks.push_back(r);
   return ranks;

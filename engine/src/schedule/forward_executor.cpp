@@ -150,8 +150,9 @@ ForwardExecutor::ForwardExecutor(const EngineConfig& config, const ModelWeights&
     set_up_gpu();
     return;
   }
-  for (int r = 0; r < config.ep_size; ++r) {
-    std::unique_ptr<Communicator> comm = group_.communicator(r);
+  if (config.world_size > 1) process_group_ = std::make_unique<GlooProcessGroup>(config, abort);
+  for (int r : ranks_) {
+    std::unique_ptr<Communicator> comm = process_group_ ? process_group_->communicator() : group_.communicator(r);
     if (config.link.enabled) comm = std::make_unique<EmulatedLinkCommunicator>(std::move(comm), config.link, abort);
     comms_.push_back(std::move(comm));
     const auto on_error = [this](std::exception_ptr e) { on_lane_error(e); };
@@ -226,6 +227,7 @@ void ForwardExecutor::on_lane_error(std::exception_ptr error) {
     std::lock_guard lock(error_mutex_);
     if (!error_) error_ = error;
   }
+  if (process_group_) process_group_->report_failure(error);
   abort_.trigger();
 }
 
@@ -400,6 +402,7 @@ ForwardResult ForwardExecutor::run(Arch arch, const prof::cost::Plan& plan, int 
   }
   trace.metadata.emplace_back("arch", std::string(to_string(arch)));
   if (gpu_) add_gpu_metadata(trace);
+  if (process_group_) process_group_->merge_iteration(result);
   return result;
 }
 

@@ -22,6 +22,7 @@
 #include "parallel/abort_signal.h"
 #include "parallel/communicator.h"
 #include "parallel/cuda_backend.h"
+#include "parallel/gloo_process_group.h"
 #include "parallel/lane.h"
 #include "parallel/shared_memory_communicator.h"
 #include "schedule/device_op_timer.h"
@@ -72,6 +73,7 @@ class ForwardExecutor {
   std::vector<int> ranks_;  // the ranks of this process; the per-rank members below are indexed like it
   SharedMemoryGroup group_;
   std::shared_ptr<CudaBackend> gpu_;  // device = cuda only
+  std::unique_ptr<GlooProcessGroup> process_group_;  // CPU with world_size > 1: one rank per process
   std::vector<std::unique_ptr<Communicator>> comms_;
   std::vector<std::unique_ptr<Lane>> compute_lanes_, comm_lanes_;
   std::vector<std::array<std::unique_ptr<DeviceOpTimer>, 2>> timers_;  // GPU: [rank][lane]

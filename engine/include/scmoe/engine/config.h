@@ -62,6 +62,9 @@ struct EngineConfig {
   // of `world_size` ranks, one GPU each (`local_device`), meeting at the c10d TCPStore `rendezvous`
   // ("host:port", served by rank 0). So ep_size = world_size x gpu_devices, with gpu_devices = 1 when
   // world_size > 1. A bigger group on one GPU: ep_size 1 with link.emulated_ranks.
+  // CPU runs with world_size > 1 are one rank per process as well (ep_size = world_size), talking through
+  // c10d's Gloo at the same rendezvous (local_device is ignored). Without a rendezvous, rank 0's Runner
+  // starts the other ranks on this machine itself (`scmoe launch` starts them all; see README.md).
   int gpu_devices = 1;
   int world_size = 1;
   int rank = 0;                // this process's rank, < world_size
