@@ -43,12 +43,26 @@ CuptiCapture one_layer(bool shared_expert) {
   return c;
 }
 
-analysis::OverlapRow whole_trace(const CuptiCapture& c) {
+// The whole-trace overlap of one layer's capture against numbers derived by hand (ns).
+struct Expected {
+  std::int64_t dispatch, dispatch_hidden, combine, combine_hidden, compute;
+  double percent;
+};
+void expect_overlap(const CuptiCapture& c, const Expected& want) {
   Trace t;
   append_cupti_capture(c, ClassificationRules(), /*rank=*/0, t);
   const analysis::OverlapReport report = analysis::analyze_overlap(t);
-  EXPECT_EQ(report.whole_trace.size(), 1u);
-  return report.whole_trace.at(0);
+  ASSERT_EQ(report.whole_trace.size(), 1u);
+  const analysis::OverlapRow& row = report.whole_trace[0];
+  EXPECT_EQ(row.dispatch.comm_ns, want.dispatch);
+  EXPECT_EQ(row.dispatch.overlapped_ns, want.dispatch_hidden);
+  EXPECT_EQ(row.combine.comm_ns, want.combine);
+  EXPECT_EQ(row.combine.overlapped_ns, want.combine_hidden);
+  EXPECT_EQ(row.other_comm.comm_ns, 0) << "every transfer has its phase";
+  EXPECT_EQ(row.total.compute_ns, want.compute);
+  EXPECT_EQ(row.total.overlapped_ns, want.dispatch_hidden + want.combine_hidden);
+  EXPECT_EQ(row.total.exposed_ns, want.dispatch + want.combine - want.dispatch_hidden - want.combine_hidden);
+  EXPECT_DOUBLE_EQ(row.total.overlap_percent(), want.percent);
 }
 
 TEST(CuptiPhase, DelayKernelIsCommunicationOfItsNvtxPhase) {
@@ -69,27 +83,14 @@ TEST(CuptiPhase, Top2LayerHasNoOverlap) {
   // comm: dispatch [200, 500] = 300 ns, combine [700, 900] = 200 ns; compute: [100, 200] + [500, 700] =
   // 300 ns. They only touch: overlapped 0, exposed 500, overlap 0 %. (Were the delay kernel computation,
   // comm would be the two 10 ns NCCL kernels alone.)
-  const analysis::OverlapRow row = whole_trace(one_layer(false));
-  EXPECT_EQ(row.dispatch.comm_ns, 300);
-  EXPECT_EQ(row.combine.comm_ns, 200);
-  EXPECT_EQ(row.other_comm.comm_ns, 0);
-  EXPECT_EQ(row.total.compute_ns, 300);
-  EXPECT_EQ(row.total.overlapped_ns, 0);
-  EXPECT_EQ(row.total.exposed_ns, 500);
-  EXPECT_EQ(row.total.overlap_percent(), 0.0);
+  expect_overlap(one_layer(false), {300, 0, 200, 0, 300, 0.0});
 }
 
 TEST(CuptiPhase, SharedExpertHidesTheDispatch) {
   // The shared expert [210, 450] runs under the dispatch [200, 500]: 240 of its 300 ns are hidden. Compute
   // is now [100, 200] + [210, 450] + [500, 700] = 540 ns; the combine stays exposed (200 ns).
   // Total: overlapped 240 of 500 -> 48 %.
-  const analysis::OverlapRow row = whole_trace(one_layer(true));
-  EXPECT_EQ(row.dispatch.comm_ns, 300);
-  EXPECT_EQ(row.dispatch.overlapped_ns, 240);
-  EXPECT_EQ(row.combine.overlapped_ns, 0);
-  EXPECT_EQ(row.total.compute_ns, 540);
-  EXPECT_EQ(row.total.overlapped_ns, 240);
-  EXPECT_DOUBLE_EQ(row.total.overlap_percent(), 48.0);
+  expect_overlap(one_layer(true), {300, 240, 200, 0, 540, 48.0});
 }
 
 }  // namespace
