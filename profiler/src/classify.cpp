@@ -4,9 +4,6 @@
 // phase_annotations.cpp.
 #include "scmoe/profiler/classify.h"
 
-#include <re2/re2.h>
-#include <re2/set.h>
-
 #include <algorithm>
 #include <charconv>
 
@@ -68,10 +65,6 @@ std::vector<std::uint32_t> RegexList::matches(std::string_view text) const {
     if (RE2::PartialMatch(piece, *regexes_[i])) out.push_back(static_cast<std::uint32_t>(i));
   }
   return out;
-}
-
-bool RegexList::matches(std::size_t index, std::string_view text) const {
-  return RE2::PartialMatch(bounded(text), *regexes_[index]);
 }
 
 std::int32_t RegexList::first_group_number(std::size_t index, std::string_view text) const {

@@ -28,7 +28,6 @@ class RegexList {
 
   // Indices of the regexes found in (the first kMaxMatchedBytes of) `text`, ascending.
   std::vector<std::uint32_t> matches(std::string_view text) const;
-  bool matches(std::size_t index, std::string_view text) const;
   // The first capture group of regex `index` in `text` as a non-negative decimal number, or -1.
   std::int32_t first_group_number(std::size_t index, std::string_view text) const;
 
