@@ -6,16 +6,21 @@
 // per-op breakdown, and - as the ratio measured in the same run - a baseline that does what a naive
 // tool does: put every span's start/end event of a rank into one array, sort it, and sweep counters.
 //
+// Also: classification throughput of the default rules on distinct kernel names (no cache), RE2 (what the
+// profiler uses) against the same kernel rules run the old way, one std::regex search per rule in order.
+//
 // Run: build/<dir>/bench/scmoe_analysis_bench --benchmark_min_time=1x   (single-threaded throughout)
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
 #include <mutex>
 #include <random>
+#include <regex>
 
 #include "scmoe/profiler/analysis/breakdown.h"
 #include "scmoe/profiler/analysis/overlap.h"
 #include "scmoe/profiler/capture/host_collector.h"
+#include "scmoe/profiler/classify.h"
 
 namespace {
 
@@ -153,6 +158,74 @@ void BM_GlobalLockSpan(benchmark::State& state) {
   }
 }
 
+// 20,000 distinct kernel names as real traces have them: mostly computation (ATen, CUTLASS / cuBLAS with
+// long template names, Triton), some NCCL and DeepEP, numbered so that none repeats.
+const std::vector<std::string>& kernel_names() {
+  static const std::vector<std::string> names = [] {
+    const char* shapes[] = {
+        "void at::native::vectorized_elementwise_kernel<4, at::native::CUDAFunctor_add<c10::BFloat16>, "
+        "at::detail::Array<char*, 3> >(int, at::native::CUDAFunctor_add<c10::BFloat16>, at::detail::Array<char*, 3>)#",
+        "void cutlass::Kernel2<cutlass_80_wmma_tensorop_bf16_s161616gemm_bf16_32x32_128x2_tn_align8>"
+        "(cutlass_80_wmma_tensorop_bf16_s161616gemm_bf16_32x32_128x2_tn_align8::Params)#",
+        "sm90_xmma_gemm_bf16bf16_bf16f32_f32_tn_n_tilesize128x128x64_warpgroupsize1x1x1_execute_segment_k_off_"
+        "kernel__5x_cublas#",
+        "triton_poi_fused__to_copy_add_mul_native_layer_norm_#",
+        "void at::native::(anonymous namespace)::cunn_SoftMaxForward<4, float, float, float, "
+        "at::native::(anonymous namespace)::SoftMaxForwardEpilogue>(float*, float const*, int)#",
+        "ncclDevKernel_SendRecv(ncclDevKernelArgsStorage<4096ul>)#",
+        "void deep_ep::intranode::dispatch<8, 768, 6144>(int4*, float*, int*, int*, int, int)#",
+        "void flash::flash_fwd_kernel<Flash_fwd_kernel_traits<128, 128, 64, 4, false, false, cutlass::bfloat16_t>, "
+        "false, true, false, false, true, true, false, false>(flash::Flash_fwd_params)#",
+    };
+    std::vector<std::string> out;
+    for (int i = 0; i < 20000; ++i) out.push_back(shapes[i % 8] + std::to_string(i));
+    return out;
+  }();
+  return names;
+}
+
+void BM_ClassifyRe2(benchmark::State& state) {
+  const ClassificationRules& rules = ClassificationRules::defaults();
+  const StringTable strings;
+  std::size_t comm = 0;
+  for (auto _ : state) {
+    for (const std::string& name : kernel_names()) {
+      const auto c = rules.classify(name, {}, strings, /*on_device=*/true);
+      comm += c && is_communication(*c);
+    }
+  }
+  benchmark::DoNotOptimize(comm);
+  state.counters["names/s"] =
+      benchmark::Counter(double(kernel_names().size()), benchmark::Counter::kIsIterationInvariantRate);
+}
+
+// Baseline: the same kernel rules, compiled with std::regex (ECMAScript), searched one by one in order
+// until the first match, as classify.cpp did before RE2 (arg conditions and scopes checked the same way).
+void BM_ClassifyStdRegex(benchmark::State& state) {
+  const ClassificationRules& rules = ClassificationRules::defaults();
+  std::vector<std::regex> compiled;
+  for (const ClassificationRule& r : rules.rules()) {
+    compiled.emplace_back(r.name_regex, std::regex::ECMAScript | std::regex::optimize);
+  }
+  std::size_t comm = 0;
+  for (auto _ : state) {
+    for (const std::string& name : kernel_names()) {
+      for (std::size_t i = 0; i < compiled.size(); ++i) {
+        const ClassificationRule& r = rules.rules()[i];
+        if (r.scope == RuleScope::Host || !r.arg_key.empty()) continue;
+        if (!std::regex_search(name, compiled[i])) continue;
+        comm += is_communication(r.category);
+        break;
+      }
+    }
+  }
+  benchmark::DoNotOptimize(comm);
+  state.counters["names/s"] =
+      benchmark::Counter(double(kernel_names().size()), benchmark::Counter::kIsIterationInvariantRate);
+}
+
+BENCHMARK(BM_ClassifyRe2)->Unit(benchmark::kMillisecond)->Iterations(3);
+BENCHMARK(BM_ClassifyStdRegex)->Unit(benchmark::kMillisecond)->Iterations(3);
 BENCHMARK(BM_HostSpan)->Threads(1)->Threads(2)->UseRealTime();
 BENCHMARK(BM_GlobalLockSpan)->Threads(1)->Threads(2)->UseRealTime();
 BENCHMARK(BM_WholeTraceOverlap)->Unit(benchmark::kMillisecond)->Iterations(5);

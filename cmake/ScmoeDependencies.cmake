@@ -8,6 +8,8 @@ find_package(simdjson REQUIRED)        # streaming Chrome/Kineto JSON import (li
 find_package(nlohmann_json REQUIRED)   # small JSON documents: configs, --json output (nlohmann-json3-dev)
 find_package(tomlplusplus REQUIRED)    # TOML engine configs (libtomlplusplus-dev)
 find_package(CLI11 REQUIRED)           # command line parsing (libcli11-dev)
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(RE2 REQUIRED IMPORTED_TARGET re2)  # linear-time classification regexes (libre2-dev)
 find_package(Torch REQUIRED)           # LibTorch >= 1.13: Debian's libtorch-dev, or a pip torch via CMAKE_PREFIX_PATH
 
 if(TARGET zstd::libzstd_shared)

@@ -1,6 +1,8 @@
-// `scmoe analyze FILE...`: communication/computation overlap per rank (dispatch / combine split) and the
-// per-op breakdown, as aligned text, --json, or CSV files (--csv DIR); --compare B... adds the comparison
-// with a second run. `scmoe diff A B` is the comparison alone.
+// `scmoe analyze FILE...`: communication/computation overlap per rank (dispatch / combine split), the
+// per-op breakdown, what the classification rules did not understand (work in "other", rules that matched
+// nothing) and, for several ranks, the collectives side by side (wait, straggler, exposed waiting), as
+// aligned text, --json, or CSV files (--csv DIR); --compare B... adds the comparison with a second run.
+// `scmoe diff A B` is the comparison alone.
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
@@ -13,7 +15,11 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include <map>
+
+#include "scmoe/profiler/analysis/collectives.h"
 #include "scmoe/profiler/analysis/critical_path.h"
+#include "scmoe/profiler/analysis/rule_coverage.h"
 #include "scmoe/profiler/analysis/tables.h"
 #include "scmoe/profiler/formats/csv.h"
 #include "scmoe/profiler/formats/load.h"
@@ -93,6 +99,76 @@ json comparison_json(const analysis::Comparison& c) {
           {"time_saved_percent", c.time_saved_percent()}, {"ops", ops}, {"phases", phases}};
 }
 
+json rule_json(const prof::ClassificationRule& r, std::size_t index) {
+  return {{"index", index}, {"family", r.family}, {"name", r.name_regex}, {"arg", r.arg_key},
+          {"scope", r.scope == prof::RuleScope::Any ? "any" : r.scope == prof::RuleScope::Device ? "device" : "host"},
+          {"category", prof::category_name(r.category)}};
+}
+
+json coverage_json(const analysis::RuleCoverage& c, const prof::ClassificationRules& rules, std::size_t top) {
+  json unknown = json::array(), unmatched = json::array(), unmatched_annotations = json::array();
+  for (std::size_t i = 0; i < c.unknown.size() && (top == 0 || i < top); ++i) {
+    unknown.push_back({{"name", c.unknown[i].name}, {"count", c.unknown[i].count}, {"total_ns", c.unknown[i].total_ns}});
+  }
+  for (std::size_t i : c.unmatched_rules) unmatched.push_back(rule_json(rules.rules()[i], i));
+  for (std::size_t i : c.unmatched_annotation_rules) {
+    const prof::AnnotationRule& r = rules.annotation_rules()[i];
+    unmatched_annotations.push_back({{"index", i}, {"family", r.family}, {"name", r.name_regex}});
+  }
+  return {{"work_ns", c.work_ns},          {"other_ns", c.unknown_ns},          {"other", unknown},
+          {"unmatched_rules", unmatched}, {"rules", rules.rules().size()}, {"unmatched_annotation_rules", unmatched_annotations},
+          {"annotation_rules", rules.annotation_rules().size()}};
+}
+
+json collectives_json(const analysis::CollectivesReport& r, std::size_t top) {
+  json iterations = json::array(), waits = json::array(), longest = json::array();
+  auto index_or_null = [](std::int32_t v) { return v == prof::kNoIndex ? json(nullptr) : json(v); };
+  for (const auto& i : r.per_iteration) {
+    iterations.push_back({{"iteration", index_or_null(i.iteration)}, {"collectives", i.collectives},
+                          {"total_wait_ns", i.total_wait_ns}, {"max_wait_ns", i.max_wait_ns},
+                          {"straggler", index_or_null(i.straggler)}, {"straggler_times", i.straggler_count}});
+  }
+  for (const auto& w : r.rank_waits) {
+    waits.push_back({{"rank", w.rank}, {"iteration", index_or_null(w.iteration)}, {"exposed_ns", w.exposed_ns},
+                     {"waiting_ns", w.exposed_wait_ns}, {"waiting_percent", w.wait_percent()}});
+  }
+  const analysis::Table table = analysis::longest_waits_table(r, analysis::TimeFormat::Nanoseconds, top);
+  for (const auto& row : table.rows) {
+    json entry;
+    for (std::size_t c = 0; c < row.size(); ++c) entry[table.header[c]] = row[c];
+    longest.push_back(std::move(entry));
+  }
+  return {{"ranks", r.ranks}, {"matched_by", r.by_sequence ? "sequence numbers" : "order per communicator and name"},
+          {"collectives", r.collectives.size()}, {"on_one_rank_only", r.unmatched}, {"per_iteration", iterations},
+          {"rank_waits", waits}, {"longest_waits", longest}};
+}
+
+// The unmatched rules in a few lines: those of the built-in families counted per family, the others
+// (the user's) one per line.
+std::string unmatched_rules_text(const analysis::RuleCoverage& c, const prof::ClassificationRules& rules) {
+  std::map<std::string, std::size_t> built_in;
+  for (const auto& r : prof::ClassificationRules::defaults().rules()) built_in.emplace(r.family, 0);
+  std::string own;
+  for (std::size_t i : c.unmatched_rules) {
+    const prof::ClassificationRule& r = rules.rules()[i];
+    if (auto it = built_in.find(r.family); it != built_in.end() && !r.family.empty()) {
+      ++it->second;
+    } else {
+      own += "  rule " + std::to_string(i) + (r.family.empty() ? "" : " (" + r.family + ")") + ": /" + r.name_regex +
+             "/" + (r.arg_key.empty() ? "" : " with arg " + r.arg_key) + " -> " +
+             std::string(prof::category_name(r.category)) + "\n";
+    }
+  }
+  std::string families;
+  for (const auto& [family, count] : built_in) {
+    if (count > 0) families += (families.empty() ? "" : ", ") + family + " " + std::to_string(count);
+  }
+  return "Rules that matched nothing: " + std::to_string(c.unmatched_rules.size()) + " of " +
+         std::to_string(rules.rules().size()) + " kernel rules" + (families.empty() ? "" : " (built-in: " + families + ")") +
+         ", " + std::to_string(c.unmatched_annotation_rules.size()) + " of " +
+         std::to_string(rules.annotation_rules().size()) + " annotation rules\n" + own;
+}
+
 std::string speedup_line(const analysis::Comparison& c) {
   char buffer[256];
   std::snprintf(buffer, sizeof buffer, "median iteration: A %.3f us, B %.3f us -> speedup %.3fx (%.1f%% time)",
@@ -142,6 +218,8 @@ int run_analyze(const AnalyzeOptions& opts) {
   analysis::BreakdownOptions breakdown_options;
   breakdown_options.group_by = opts.group_by == "category" ? analysis::GroupBy::Category : analysis::GroupBy::Name;
   const std::vector<analysis::OpStats> ops = analysis::breakdown(*trace, breakdown_options);
+  const analysis::RuleCoverage coverage = analysis::rule_coverage(*trace, load_options.rules);
+  const analysis::CollectivesReport collectives = analysis::analyze_collectives(*trace);
   std::optional<analysis::CriticalPath> path;
   if (opts.critical_path) {
     analysis::CriticalPathOptions path_options;
@@ -163,7 +241,13 @@ int run_analyze(const AnalyzeOptions& opts) {
     const auto ns = analysis::TimeFormat::Nanoseconds;
     std::vector<std::pair<std::string, analysis::Table>> tables = {
         {"overlap.csv", analysis::overlap_table(overlap.whole_trace, ns)},
-        {"breakdown.csv", analysis::breakdown_table(ops, ns)}};
+        {"breakdown.csv", analysis::breakdown_table(ops, ns)},
+        {"other.csv", analysis::unknown_work_table(coverage, ns)}};
+    if (!collectives.ranks.empty()) {
+      tables.emplace_back("collectives_per_iteration.csv", analysis::collectives_iteration_table(collectives, ns));
+      tables.emplace_back("rank_waits.csv", analysis::rank_wait_table(collectives, ns));
+      tables.emplace_back("collectives.csv", analysis::longest_waits_table(collectives, ns));
+    }
     if (opts.iterations) tables.emplace_back("overlap_per_iteration.csv", analysis::overlap_table(overlap.per_iteration, ns));
     if (comparison) {
       tables.emplace_back("compare_ops.csv", analysis::comparison_ops_table(*comparison, ns));
@@ -180,7 +264,9 @@ int run_analyze(const AnalyzeOptions& opts) {
                 {"spans", trace->span_count()},
                 {"dropped_records", trace->dropped_records},
                 {"overlap", {{"whole_trace", rows_json(overlap.whole_trace)}}},
-                {"breakdown", breakdown_json(ops, opts.top)}};
+                {"breakdown", breakdown_json(ops, opts.top)},
+                {"classification", coverage_json(coverage, load_options.rules, opts.top)}};
+    if (!collectives.ranks.empty()) out["collectives"] = collectives_json(collectives, opts.top);
     if (opts.iterations) {
       out["iteration_source"] = iteration_source_name(overlap.iteration_source);
       out["overlap"]["per_iteration"] = rows_json(overlap.per_iteration);
@@ -209,6 +295,21 @@ int run_analyze(const AnalyzeOptions& opts) {
   }
   std::cout << "\nBreakdown" << (opts.top > 0 && ops.size() > opts.top ? " (top " + std::to_string(opts.top) + ")" : "")
             << "\n" << analysis::format_text_table(analysis::breakdown_table(ops, us, opts.top));
+  std::cout << "\nWork in \"other\" (no rule recognised it; counted as computation)"
+            << (opts.top > 0 && coverage.unknown.size() > opts.top ? " (top " + std::to_string(opts.top) + ")" : "") << "\n"
+            << analysis::format_text_table(analysis::unknown_work_table(coverage, us, opts.top)) << "\n"
+            << unmatched_rules_text(coverage, load_options.rules);
+  if (!collectives.ranks.empty()) {
+    std::cout << "\nRanks side by side: " << collectives.collectives.size() << " collectives on "
+              << collectives.ranks.size() << " ranks, matched by "
+              << (collectives.by_sequence ? "sequence numbers" : "order per communicator and name") << " ("
+              << collectives.unmatched << " spans on one rank only; wait = last arrival - first)\n"
+              << analysis::format_text_table(analysis::collectives_iteration_table(collectives, us))
+              << "\nExposed communication spent waiting for other ranks\n"
+              << analysis::format_text_table(analysis::rank_wait_table(collectives, us))
+              << "\nLongest waits" << (opts.top > 0 ? " (top " + std::to_string(opts.top) + ")" : "") << "\n"
+              << analysis::format_text_table(analysis::longest_waits_table(collectives, us, opts.top));
+  }
   if (path) {
     char summary[128];
     std::snprintf(summary, sizeof summary, "%zu spans, %.3f us, %.1f%% communication", path->chain.size(),

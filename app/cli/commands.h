@@ -11,7 +11,13 @@ namespace scmoe::cli {
 void set_exit_code(int code);
 int exit_code();
 
-void add_run_command(CLI::App& app);
+void add_run_command(CLI::App& app);  // in scmoe-run only (it links the engine)
+
+// In `scmoe`: `run` is handed to the engine program scmoe-run (run_forwarder.cpp). exec_run_program
+// replaces the process with it, given main's argv; it returns (1) only when it cannot start it.
+int exec_run_program(char** argv);
+void remember_argv(char** argv);  // for the forwarder's callback
+void add_run_forwarder(CLI::App& app);
 
 void add_convert_command(CLI::App& app);
 

@@ -1,171 +1,131 @@
-// GCC 12 with -fsanitize=address reports a false -Wmaybe-uninitialized inside <regex>'s compiler
-// (the std::function member of _StateT), a known GCC 12 false positive. Only this file compiles regexes.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-
+// Matching: the compiled form of the rules (RE2, one regex per rule plus an RE2::Set of all name regexes so
+// a name is scanned once for every rule), first-match classification and annotation verdicts. The JSON
+// form is in classify_json.cpp, the built-in presets in rule_presets.cpp, and the annotation pass in
+// phase_annotations.cpp.
 #include "scmoe/profiler/classify.h"
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
-#include <array>
+#include <charconv>
 
-#include "scmoe/profiler/formats/atomic_file.h"
+#include "classify_internal.h"
 
 namespace scmoe::prof {
 
 namespace {
 
-constexpr std::array<std::string_view, 3> kScopeNames = {"any", "device", "host"};
+re2::StringPiece bounded(std::string_view text) {
+  return {text.data(), std::min(text.size(), kMaxMatchedBytes)};
+}
 
-std::string_view scope_name(RuleScope s) { return kScopeNames[static_cast<std::size_t>(s)]; }
-
-// The engine names its annotation ranges after the category, optionally prefixed "scmoe:" or "scmoe/",
-// optionally followed by a qualifier ("dispatch_chunk1", "expert:3", "combine L4").
-ClassificationRule engine_rule(Category c) {
-  return {"^(scmoe[:/])?" + std::string(category_name(c)) + "(\\b|_|$)", "", "", RuleScope::Any, c};
+RE2::Options regex_options() {
+  RE2::Options options;
+  options.set_log_errors(false);  // errors are returned to the caller, never printed
+  return options;
 }
 
 }  // namespace
 
-std::vector<ClassificationRule> ClassificationRules::engine_annotation_preset() {
-  std::vector<ClassificationRule> rules;
-  for (Category c : {Category::Dispatch, Category::Combine, Category::SharedExpert, Category::Expert,
-                     Category::Attention, Category::Mlp, Category::Gate, Category::Encode, Category::Decode,
-                     Category::OtherComm}) {
-    rules.push_back(engine_rule(c));
+namespace detail {
+
+std::string compile_regex(const std::string& pattern, std::unique_ptr<RE2>& out) {
+  if (pattern.size() > kMaxPatternBytes) {
+    return "regex longer than " + std::to_string(kMaxPatternBytes) + " bytes (" + std::to_string(pattern.size()) + ")";
   }
-  return rules;
+  out = std::make_unique<RE2>(pattern, regex_options());
+  if (!out->ok()) return "invalid regex \"" + pattern + "\": " + out->error();
+  return "";
 }
 
-std::vector<ClassificationRule> ClassificationRules::deep_ep_preset() {
-  // DeepEP kernels: deep_ep::{intranode,internode,internode_ll}::{dispatch,combine,notify_dispatch,
-  // cached_notify_combine,...}; notify kernels exchange the layout of their phase, so they belong to it.
-  return {
-      {R"(deep_ep::\w+::\w*dispatch\b)", "", "", RuleScope::Device, Category::Dispatch},
-      {R"(deep_ep::\w+::\w*combine\b)", "", "", RuleScope::Device, Category::Combine},
-      {R"(deep_ep::)", "", "", RuleScope::Device, Category::OtherComm},
-  };
+RegexList::RegexList(std::vector<std::unique_ptr<RE2>> regexes) : regexes_(std::move(regexes)) {
+  // One scan for every rule. A set that does not compile (too large for its memory budget) is left out:
+  // matching then runs the regexes one by one, with the same result.
+  RE2::Options options = regex_options();
+  options.set_max_mem(std::int64_t{64} << 20);
+  auto set = std::make_unique<RE2::Set>(options, RE2::UNANCHORED);
+  for (const auto& re : regexes_) {
+    if (set->Add(re->pattern(), nullptr) < 0) return;
+  }
+  if (set->Compile()) set_ = std::move(set);
 }
 
-std::vector<ClassificationRule> ClassificationRules::nccl_preset() {
-  // ncclKernel_* (NCCL <= 2.18), ncclDevKernel_* (2.19+), ncclAllReduceRingLLKernel_* (<= 2.7). Which MoE
-  // phase a SendRecv / AllToAll belongs to is only known from the engine's annotations
-  // (apply_phase_annotations), so the rules say other_comm.
-  return {
-      {R"(^(void )?nccl\w*Kernel)", "", "", RuleScope::Device, Category::OtherComm},
-      // Kineto copies record_param_comms' metadata onto the kernel ("Collective name": "allreduce").
-      {"", "Collective name", "", RuleScope::Device, Category::OtherComm},
-  };
+RegexList::~RegexList() = default;
+
+std::vector<std::uint32_t> RegexList::matches(std::string_view text) const {
+  const re2::StringPiece piece = bounded(text);
+  std::vector<std::uint32_t> out;
+  std::vector<int> hits;
+  RE2::Set::ErrorInfo info{};
+  if (set_ && (set_->Match(piece, &hits, &info) || info.kind == RE2::Set::kNoError)) {
+    out.assign(hits.begin(), hits.end());
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+  // No set, or its DFA ran out of memory on this text: one regex at a time.
+  for (std::size_t i = 0; i < regexes_.size(); ++i) {
+    if (RE2::PartialMatch(piece, *regexes_[i])) out.push_back(static_cast<std::uint32_t>(i));
+  }
+  return out;
 }
 
-std::vector<ClassificationRule> ClassificationRules::defaults() {
-  std::vector<ClassificationRule> rules = engine_annotation_preset();
-  for (auto& r : deep_ep_preset()) rules.push_back(std::move(r));
-  for (auto& r : nccl_preset()) rules.push_back(std::move(r));
-  return rules;
+std::int32_t RegexList::first_group_number(std::size_t index, std::string_view text) const {
+  re2::StringPiece group;
+  if (!RE2::PartialMatch(bounded(text), *regexes_[index], &group)) return kNoIndex;
+  std::int32_t value = kNoIndex;
+  const auto [end, ec] = std::from_chars(group.data(), group.data() + group.size(), value);
+  if (ec != std::errc() || end != group.data() + group.size() || value < 0) return kNoIndex;
+  return value;
 }
 
-ClassificationRules::ClassificationRules() {
-  const std::string err = set_rules(defaults());
-  (void)err;  // the presets are compiled by the tests; an error here would be a programming error
-}
+}  // namespace detail
+
+struct ClassificationRules::Compiled {
+  detail::RegexList names;
+  std::vector<std::unique_ptr<RE2>> arg_values;  // null: any value
+};
+
+struct ClassificationRules::CompiledAnnotations {
+  detail::RegexList names;
+};
 
 std::string ClassificationRules::set_rules(std::vector<ClassificationRule> rules) {
-  auto compiled = std::make_shared<std::vector<Compiled>>();
-  compiled->reserve(rules.size());
-  if (rules.size() > 60000) return "too many rules (" + std::to_string(rules.size()) + ", at most 60000)";
+  if (rules.size() > kMaxRules) {
+    return "too many rules (" + std::to_string(rules.size()) + ", at most " + std::to_string(kMaxRules) + ")";
+  }
+  std::vector<std::unique_ptr<RE2>> names(rules.size());
+  std::vector<std::unique_ptr<RE2>> arg_values(rules.size());
   for (std::size_t i = 0; i < rules.size(); ++i) {
     const ClassificationRule& r = rules[i];
-    Compiled c;
-    try {
-      c.name = std::regex(r.name_regex, std::regex::ECMAScript | std::regex::optimize);
-    } catch (const std::regex_error& e) {
-      return "rule " + std::to_string(i) + ": name: invalid regex \"" + r.name_regex + "\": " + e.what();
+    const std::string where = "rule " + std::to_string(i) + ": ";
+    if (std::string err = detail::compile_regex(r.name_regex, names[i]); !err.empty()) return where + "name: " + err;
+    if (r.arg_value_regex.empty()) continue;
+    if (r.arg_key.empty()) return where + "arg_value given without arg";
+    if (std::string err = detail::compile_regex(r.arg_value_regex, arg_values[i]); !err.empty()) {
+      return where + "arg_value: " + err;
     }
-    if (!r.arg_value_regex.empty()) {
-      if (r.arg_key.empty()) return "rule " + std::to_string(i) + ": arg_value given without arg";
-      try {
-        c.arg_value = std::regex(r.arg_value_regex, std::regex::ECMAScript | std::regex::optimize);
-      } catch (const std::regex_error& e) {
-        return "rule " + std::to_string(i) + ": arg_value: invalid regex \"" + r.arg_value_regex +
-               "\": " + e.what();
-      }
-    }
-    compiled->push_back(std::move(c));
   }
+  auto compiled = std::make_shared<Compiled>(Compiled{detail::RegexList(std::move(names)), std::move(arg_values)});
   rules_ = std::move(rules);
   compiled_ = std::move(compiled);
   return "";
 }
 
-std::string ClassificationRules::to_json() const {
-  nlohmann::json list = nlohmann::json::array();
-  for (const ClassificationRule& r : rules_) {
-    nlohmann::json j;
-    j["name"] = r.name_regex;
-    if (!r.arg_key.empty()) j["arg"] = r.arg_key;
-    if (!r.arg_value_regex.empty()) j["arg_value"] = r.arg_value_regex;
-    j["scope"] = std::string(scope_name(r.scope));
-    j["category"] = std::string(category_name(r.category));
-    list.push_back(std::move(j));
+std::string ClassificationRules::set_annotation_rules(std::vector<AnnotationRule> rules) {
+  if (rules.size() > kMaxRules) {
+    return "too many annotation rules (" + std::to_string(rules.size()) + ", at most " + std::to_string(kMaxRules) + ")";
   }
-  return nlohmann::json{{"version", 1}, {"rules", std::move(list)}}.dump(2) + "\n";
-}
-
-std::string ClassificationRules::from_json(std::string_view text) {
-  nlohmann::json doc;
-  try {
-    doc = nlohmann::json::parse(text.begin(), text.end());
-  } catch (const nlohmann::json::parse_error& e) {
-    return "classification rules: " + std::string(e.what());
-  }
-  if (!doc.is_object()) return "classification rules: expected a JSON object with \"rules\"";
-  if (auto v = doc.find("version"); v != doc.end() && (!v->is_number_integer() || v->get<long long>() != 1)) {
-    return "classification rules: version: expected 1";
-  }
-  const auto list = doc.find("rules");
-  if (list == doc.end() || !list->is_array()) return "classification rules: rules: expected an array";
-  std::vector<ClassificationRule> rules;
-  for (std::size_t i = 0; i < list->size(); ++i) {
-    const nlohmann::json& j = (*list)[i];
-    const std::string where = "rule " + std::to_string(i) + ": ";
-    if (!j.is_object()) return where + "expected an object";
-    ClassificationRule r;
-    for (const auto& [key, value] : j.items()) {
-      if (key == "name" || key == "arg" || key == "arg_value" || key == "scope" || key == "category") {
-        if (!value.is_string()) return where + key + ": expected a string";
-      } else {
-        return where + "unknown field \"" + key + "\" (expected name, arg, arg_value, scope, category)";
-      }
+  std::vector<std::unique_ptr<RE2>> names(rules.size());
+  for (std::size_t i = 0; i < rules.size(); ++i) {
+    const std::string where = "annotation " + std::to_string(i) + ": ";
+    if (std::string err = detail::compile_regex(rules[i].name_regex, names[i]); !err.empty()) {
+      return where + "name: " + err;
     }
-    r.name_regex = j.value("name", "");
-    r.arg_key = j.value("arg", "");
-    r.arg_value_regex = j.value("arg_value", "");
-    const std::string scope = j.value("scope", "any");
-    const auto s = std::find(kScopeNames.begin(), kScopeNames.end(), scope);
-    if (s == kScopeNames.end()) return where + "scope: unknown scope \"" + scope + "\" (any, device, host)";
-    r.scope = static_cast<RuleScope>(s - kScopeNames.begin());
-    const auto cat = j.find("category");
-    if (cat == j.end()) return where + "category: missing";
-    const auto c = category_from_name(cat->get<std::string>());
-    if (!c) return where + "category: unknown category \"" + cat->get<std::string>() + "\"";
-    r.category = *c;
-    rules.push_back(std::move(r));
+    if (rules[i].layer && names[i]->NumberOfCapturingGroups() < 1) {
+      return where + "layer: the name regex needs a capture group for the layer number";
+    }
   }
-  return set_rules(std::move(rules));
-}
-
-std::string ClassificationRules::load_file(const std::string& path) {
-  std::string text;
-  if (std::string err = formats::read_file(path, text); !err.empty()) return err;
-  if (std::string err = from_json(text); !err.empty()) return path + ": " + err;
+  annotation_rules_ = std::move(rules);
+  compiled_annotations_ = std::make_shared<CompiledAnnotations>(CompiledAnnotations{detail::RegexList(std::move(names))});
   return "";
-}
-
-std::string ClassificationRules::save_file(const std::string& path) const {
-  return formats::write_file_atomically(path, to_json());
 }
 
 bool ClassificationRules::scope_allows(std::size_t index, bool on_device) const {
@@ -173,8 +133,9 @@ bool ClassificationRules::scope_allows(std::size_t index, bool on_device) const 
   return s == RuleScope::Any || (s == RuleScope::Device) == on_device;
 }
 
-bool ClassificationRules::rule_matches_args(std::size_t index, std::span<const Arg> args,
-                                            const StringTable& strings) const {
+bool ClassificationRules::rule_applies(std::size_t index, std::span<const Arg> args, const StringTable& strings,
+                                       bool on_device) const {
+  if (!scope_allows(index, on_device)) return false;
   const ClassificationRule& r = rules_[index];
   if (r.arg_key.empty()) return true;
   if (args.empty()) return false;
@@ -182,108 +143,66 @@ bool ClassificationRules::rule_matches_args(std::size_t index, std::span<const A
   if (!key) return false;
   for (const Arg& a : args) {
     if (a.key != *key) continue;
-    const auto& value_re = (*compiled_)[index].arg_value;
-    return !value_re || std::regex_search(a.value().begin(), a.value().end(), *value_re);
+    const auto& value_re = compiled_->arg_values[index];
+    return !value_re || RE2::PartialMatch(bounded(a.value()), *value_re);
   }
   return false;
 }
 
+std::vector<std::uint32_t> ClassificationRules::name_matches(std::string_view name) const {
+  return compiled_->names.matches(name);
+}
+
+std::vector<std::uint32_t> ClassificationRules::annotation_matches(std::string_view name) const {
+  return compiled_annotations_->names.matches(name);
+}
+
 std::optional<Category> ClassificationRules::classify(std::string_view name, std::span<const Arg> args,
                                                       const StringTable& strings, bool on_device) const {
-  for (std::size_t i = 0; i < rules_.size(); ++i) {
-    if (!scope_allows(i, on_device)) continue;
-    if (!std::regex_search(name.begin(), name.end(), (*compiled_)[i].name)) continue;
-    if (rule_matches_args(i, args, strings)) return rules_[i].category;
+  for (std::uint32_t i : name_matches(name)) {
+    if (rule_applies(i, args, strings, on_device)) return rules_[i].category;
   }
   return std::nullopt;
+}
+
+AnnotationVerdict ClassificationRules::annotation(std::string_view name) const {
+  AnnotationVerdict v;
+  bool layer_decided = false;
+  for (std::uint32_t i : annotation_matches(name)) {
+    const AnnotationRule& r = annotation_rules_[i];
+    if (v.phase == AnnotatedPhase::Unset) v.phase = r.phase;
+    if (v.pass == AnnotatedPass::Unset) v.pass = r.pass;
+    if (!layer_decided && r.layer) {
+      v.layer = compiled_annotations_->names.first_group_number(i, name);
+      layer_decided = v.layer != kNoIndex;
+    }
+  }
+  return v;
 }
 
 Classifier::Classifier(const ClassificationRules& rules, const StringTable& strings)
     : rules_(rules), strings_(strings) {}
 
-const std::vector<std::uint16_t>& Classifier::candidates(std::uint32_t name_id) {
+const std::vector<std::uint32_t>& Classifier::candidates(std::uint32_t name_id) {
   if (name_id >= cache_.size()) cache_.resize(std::max<std::size_t>(name_id + 1, cache_.size() * 2));
   auto& slot = cache_[name_id];
   if (!slot) {
-    slot.emplace();
-    const std::string_view name = strings_.view(name_id);
-    const auto& compiled = *rules_.compiled_;
-    for (std::size_t i = 0; i < compiled.size(); ++i) {
-      if (!std::regex_search(name.begin(), name.end(), compiled[i].name)) continue;
-      slot->push_back(static_cast<std::uint16_t>(i));
-      const ClassificationRule& r = rules_.rules_[i];
-      if (r.arg_key.empty() && r.scope == RuleScope::Any) break;  // always wins: later rules never matter
-    }
+    slot = rules_.name_matches(strings_.view(name_id));
+    const auto& rules = rules_.rules();
+    // A rule without an arg condition and with scope Any always wins: later rules never matter.
+    const auto always = std::find_if(slot->begin(), slot->end(), [&](std::uint32_t i) {
+      return rules[i].arg_key.empty() && rules[i].scope == RuleScope::Any;
+    });
+    if (always != slot->end()) slot->erase(always + 1, slot->end());
   }
   return *slot;
 }
 
 std::optional<Category> Classifier::classify(std::uint32_t name_id, std::span<const Arg> args, bool on_device) {
-  for (std::uint16_t i : candidates(name_id)) {
-    if (!rules_.scope_allows(i, on_device)) continue;
-    if (rules_.rule_matches_args(i, args, strings_)) return rules_.rules_[i].category;
+  for (std::uint32_t i : candidates(name_id)) {
+    if (rules_.rule_applies(i, args, strings_, on_device)) return rules_.rules()[i].category;
   }
   return std::nullopt;
-}
-
-std::size_t apply_phase_annotations(Trace& trace) {
-  struct Range {
-    std::int64_t start, end;
-    Category category;
-  };
-  struct Key {
-    std::int32_t rank, device;
-    bool operator==(const Key&) const = default;
-  };
-  // Dispatch/combine ranges per (rank, device), sorted by start, with a running maximum of their ends so
-  // the backward walk can stop as soon as no earlier range can still be open.
-  std::vector<std::pair<Key, std::vector<Range>>> groups;
-  auto group_of = [&](Key k) -> std::vector<Range>* {
-    for (auto& [key, ranges] : groups) {
-      if (key == k) return &ranges;
-    }
-    return nullptr;
-  };
-  for (const Track& t : trace.tracks) {
-    if (t.info.kind != TrackKind::Annotation || t.info.device_kind != DeviceKind::Gpu) continue;
-    const Key k{t.info.rank, t.info.device};
-    std::vector<Range>* ranges = group_of(k);
-    if (!ranges) ranges = &groups.emplace_back(k, std::vector<Range>{}).second;
-    for (const Span& s : t.spans) {
-      if (s.category == Category::Dispatch || s.category == Category::Combine) {
-        ranges->push_back({s.start_ns, s.end_ns, s.category});
-      }
-    }
-  }
-  std::size_t changed = 0;
-  for (auto& [key, ranges] : groups) {
-    if (ranges.empty()) continue;
-    std::sort(ranges.begin(), ranges.end(), [](const Range& a, const Range& b) { return a.start < b.start; });
-    std::vector<std::int64_t> max_end(ranges.size());
-    std::int64_t running = ranges[0].end;
-    for (std::size_t i = 0; i < ranges.size(); ++i) max_end[i] = running = std::max(running, ranges[i].end);
-    for (Track& t : trace.tracks) {
-      if (t.info.kind == TrackKind::Annotation || t.info.device_kind != DeviceKind::Gpu ||
-          t.info.rank != key.rank || t.info.device != key.device) {
-        continue;
-      }
-      for (Span& s : t.spans) {
-        if (s.category != Category::OtherComm) continue;
-        auto it = std::upper_bound(ranges.begin(), ranges.end(), s.start_ns,
-                                   [](std::int64_t v, const Range& r) { return v < r.start; });
-        // Innermost (latest-starting) range that contains the span's start.
-        for (auto i = it - ranges.begin(); i-- > 0;) {
-          if (max_end[static_cast<std::size_t>(i)] < s.start_ns) break;
-          if (ranges[static_cast<std::size_t>(i)].end >= s.start_ns) {
-            s.category = ranges[static_cast<std::size_t>(i)].category;
-            ++changed;
-            break;
-          }
-        }
-      }
-    }
-  }
-  return changed;
 }
 
 }  // namespace scmoe::prof

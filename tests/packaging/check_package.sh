@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds the .deb and .tar.gz with CPack and checks what a user installs: both executables, the desktop
+# Builds the .deb and .tar.gz with CPack and checks what a user installs: the executables (scmoe, and the
+# engine program lib/scmoe/scmoe-run that `scmoe run` execs; scmoe itself needs no LibTorch), the desktop
 # entry, icon and MIME type, Debian dependencies declared, and no CUDA/CUPTI/NCCL library needed at load
 # time (the package must install and start on a machine with no CUDA toolkit and no GPU driver), and the
 # run-time loaded GPU modules only in a package built with SCMOE_PACKAGE_GPU=ON.
@@ -32,7 +33,8 @@ fi
 
 mkdir "$work/root"
 dpkg-deb -x "$deb" "$work/root"
-expect=(usr/bin/scmoe usr/share/mime/packages/scmoe-studio.xml usr/share/scmoe-studio/configs/demo.toml)
+expect=(usr/bin/scmoe usr/lib/scmoe/scmoe-run usr/share/mime/packages/scmoe-studio.xml
+        usr/share/scmoe-studio/configs/demo.toml usr/share/scmoe-studio/rules/nccl.json)
 if [[ "$with_ui" == ON ]]; then
   expect+=(usr/bin/scmoe-studio usr/share/applications/scmoe-studio.desktop
            usr/share/icons/hicolor/scalable/apps/scmoe-studio.svg)
@@ -42,7 +44,7 @@ for f in "${expect[@]}"; do
 done
 tar -tzf "$tgz" | grep -q '/bin/scmoe$' || fail "the .tar.gz lacks bin/scmoe"
 
-for exe in "$work"/root/usr/bin/*; do
+for exe in "$work"/root/usr/bin/* "$work"/root/usr/lib/scmoe/scmoe-run; do
   needed=$(readelf -d "$exe" | grep NEEDED || true)
   if grep -Eiq 'libcuda|libcudart|libcupti|libnccl|libnvrtc|libnvToolsExt' <<<"$needed"; then
     fail "$(basename "$exe") needs a CUDA library at load time: $needed"
@@ -65,4 +67,6 @@ else
 fi
 # The packaged CLI must run from the extracted tree (its libraries come from Debian packages).
 "$work/root/usr/bin/scmoe" --version | grep -q '^scmoe ' || fail "packaged scmoe --version failed"
+# ... and hands `run` to the packaged engine program (found in ../lib/scmoe).
+"$work/root/usr/bin/scmoe" run --help | grep -q -- '--config' || fail "packaged scmoe run --help failed"
 echo "check_package: $(basename "$deb") and $(basename "$tgz") are complete"

@@ -6,10 +6,13 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
+#include "scmoe/profiler/analysis/collectives.h"
 #include "scmoe/profiler/analysis/overlap.h"
 #include "scmoe/profiler/formats/load.h"
 
@@ -207,6 +210,59 @@ TEST(KinetoOverlap, RankPairOpensAsOneTraceAndMatchesPerRank) {
   expect_matches(report, 1, r1);
   EXPECT_EQ(report.whole_trace[2].rank, kAllRanks);
   EXPECT_EQ(report.whole_trace[2].total.comm_ns, length(r0.comm) + length(r1.comm));
+}
+
+// Ranks side by side on the rank pair, against a reference that pairs the k-th NCCL kernel of each name
+// (argument list cut off) of one file with the k-th of the other, read straight from the JSON.
+TEST(KinetoCollectives, RankPairMatchesIndependentPairing) {
+  const std::string f0 = "trace_filter__sampled_rank-0.json.gz", f1 = "trace_filter__sampled_rank-1.json.gz";
+  auto nccl_kernels = [](const std::string& file) {
+    EventCollector sax;
+    const std::string text = gunzip(kDir + file);
+    EXPECT_TRUE(nlohmann::json::sax_parse(text, &sax)) << file;
+    std::map<std::string, std::vector<std::int64_t>> starts;  // name -> starts, ascending
+    for (const Event& e : sax.events) {
+      if (e.ph != "X" || e.cat != "kernel" || e.name.find("nccl") == std::string::npos) continue;
+      starts[e.name.substr(0, e.name.find('('))].push_back(us_text_to_ns(e.ts) + sax.base_ns);
+    }
+    for (auto& [name, v] : starts) std::sort(v.begin(), v.end());
+    return starts;
+  };
+  const auto r0 = nccl_kernels(f0), r1 = nccl_kernels(f1);
+  std::size_t pairs = 0, single = 0;
+  std::int64_t total_wait = 0, max_wait = 0;
+  std::map<int, std::size_t> last;  // rank -> times it arrived last
+  for (const auto& [name, a] : r0) {
+    const auto it = r1.find(name);
+    const std::size_t n = it == r1.end() ? 0 : std::min(a.size(), it->second.size());
+    for (std::size_t k = 0; k < n; ++k) {
+      const std::int64_t x = a[k], y = it->second[k];
+      total_wait += std::abs(x - y);
+      max_wait = std::max(max_wait, std::abs(x - y));
+      if (x != y) ++last[y > x ? 1 : 0];
+    }
+    pairs += n;
+    single += a.size() - n + (it == r1.end() ? 0 : it->second.size() - n);
+  }
+  for (const auto& [name, b] : r1) single += r0.count(name) == 0 ? b.size() : 0;
+  ASSERT_GT(pairs, 0u);
+
+  formats::LoadResult loaded = formats::load_traces({kDir + f0, kDir + f1});
+  ASSERT_TRUE(loaded.trace) << loaded.error;
+  const CollectivesReport report = analyze_collectives(*loaded.trace);
+  EXPECT_FALSE(report.by_sequence) << "these files carry no sequence numbers";
+  EXPECT_EQ(report.collectives.size(), pairs);
+  EXPECT_EQ(report.unmatched, single);
+  std::int64_t got_total = 0, got_max = 0;
+  std::map<int, std::size_t> got_last;
+  for (const CollectiveInstance& c : report.collectives) {
+    got_total += c.wait_ns;
+    got_max = std::max(got_max, c.wait_ns);
+    if (c.wait_ns > 0) ++got_last[c.straggler];
+  }
+  EXPECT_EQ(got_total, total_wait);
+  EXPECT_EQ(got_max, max_wait);
+  EXPECT_EQ(got_last, last);
 }
 
 }  // namespace

@@ -97,6 +97,65 @@ Table comparison_phases_table(const Comparison& c, TimeFormat format) {
   return t;
 }
 
+Table unknown_work_table(const RuleCoverage& coverage, TimeFormat format, std::size_t top) {
+  const std::string u = unit(format);
+  Table t;
+  t.header = {"name", "count", "total" + u, "share_%"};
+  const std::size_t n = top > 0 ? std::min(top, coverage.unknown.size()) : coverage.unknown.size();
+  for (std::size_t i = 0; i < n; ++i) {
+    const UnknownWork& w = coverage.unknown[i];
+    t.rows.push_back({w.name, std::to_string(w.count), time_text(double(w.total_ns), format),
+                      percent_text(coverage.work_ns > 0 ? 100.0 * double(w.total_ns) / double(coverage.work_ns) : 0.0)});
+  }
+  return t;
+}
+
+namespace {
+std::string rank_text(std::int32_t rank) { return rank == kNoIndex ? "-" : std::to_string(rank); }
+std::string iteration_text(std::int32_t iteration) { return iteration == kNoIndex ? "all" : std::to_string(iteration); }
+}  // namespace
+
+Table collectives_iteration_table(const CollectivesReport& report, TimeFormat format) {
+  const std::string u = unit(format);
+  Table t;
+  t.header = {"iteration", "collectives", "total_wait" + u, "max_wait" + u, "straggler", "straggler_times"};
+  for (const IterationCollectives& r : report.per_iteration) {
+    t.rows.push_back({r.iteration == kNoIndex ? "none" : std::to_string(r.iteration), std::to_string(r.collectives),
+                      time_text(double(r.total_wait_ns), format), time_text(double(r.max_wait_ns), format),
+                      rank_text(r.straggler), std::to_string(r.straggler_count)});
+  }
+  return t;
+}
+
+Table rank_wait_table(const CollectivesReport& report, TimeFormat format) {
+  const std::string u = unit(format);
+  Table t;
+  t.header = {"rank", "iteration", "exposed_comm" + u, "waiting" + u, "waiting_%"};
+  for (const RankWait& w : report.rank_waits) {
+    t.rows.push_back({std::to_string(w.rank), iteration_text(w.iteration), time_text(double(w.exposed_ns), format),
+                      time_text(double(w.exposed_wait_ns), format), percent_text(w.wait_percent())});
+  }
+  return t;
+}
+
+Table longest_waits_table(const CollectivesReport& report, TimeFormat format, std::size_t top) {
+  const std::string u = unit(format);
+  std::vector<const CollectiveInstance*> order;
+  for (const CollectiveInstance& c : report.collectives) order.push_back(&c);
+  std::stable_sort(order.begin(), order.end(),
+                   [](const CollectiveInstance* a, const CollectiveInstance* b) { return a->wait_ns > b->wait_ns; });
+  Table t;
+  t.header = {"collective", "communicator", "number", "iteration", "ranks", "wait" + u, "straggler"};
+  const std::size_t n = top > 0 ? std::min(top, order.size()) : order.size();
+  for (std::size_t i = 0; i < n; ++i) {
+    const CollectiveInstance& c = *order[i];
+    t.rows.push_back({c.name, c.communicator.empty() ? "-" : c.communicator, std::to_string(c.sequence),
+                      c.iteration == kNoIndex ? "none" : std::to_string(c.iteration), std::to_string(c.arrivals.size()),
+                      time_text(double(c.wait_ns), format), rank_text(c.straggler)});
+  }
+  return t;
+}
+
 std::string format_text_table(const Table& table, std::size_t max_cell_width) {
   const std::size_t columns = table.header.size();
   std::vector<bool> numeric(columns, true);

@@ -16,55 +16,10 @@ std::string demangle(const std::string& name) {
   return status == 0 && out ? std::string(out.get()) : name;
 }
 
-namespace {
-
-// NVTX ranges of one thread, for "innermost range around time t" queries.
-struct ThreadRanges {
-  std::vector<const CuptiMarkerRange*> ranges;  // sorted by start
-  std::vector<std::uint64_t> max_end;           // max_end[i] = latest end among ranges[0..i]
-};
-
-// The innermost dispatch/combine range of `ranges` containing t (latest start wins: ranges nest).
-std::optional<Category> phase_at(const ThreadRanges& thread, const std::vector<std::optional<Category>>& phase_of,
-                                 const std::unordered_map<const CuptiMarkerRange*, std::size_t>& index, std::uint64_t t) {
-  auto it = std::upper_bound(thread.ranges.begin(), thread.ranges.end(), t,
-                             [](std::uint64_t v, const CuptiMarkerRange* r) { return v < r->start; });
-  while (it != thread.ranges.begin()) {
-    --it;
-    // No range at or before this one is still open at t: stop, instead of walking the whole thread.
-    if (thread.max_end[static_cast<std::size_t>(it - thread.ranges.begin())] < t) break;
-    const CuptiMarkerRange* r = *it;
-    if (r->end >= t) {
-      if (const auto& p = phase_of[index.at(r)]) return p;
-    }
-  }
-  return std::nullopt;
-}
-
-}  // namespace
-
 void append_cupti_capture(const CuptiCapture& capture, const ClassificationRules& rules, std::int32_t rank,
                           Trace& trace) {
   const std::int64_t offset = capture.clock_offset_ns;
   auto host_time = [offset](std::uint64_t cupti_ns) { return static_cast<std::int64_t>(cupti_ns) + offset; };
-
-  // Which NVTX ranges mean dispatch / combine, by the same rules that classify kernels.
-  std::vector<std::optional<Category>> phase_of(capture.markers.size());
-  std::unordered_map<const CuptiMarkerRange*, std::size_t> marker_index;
-  std::map<std::uint32_t, ThreadRanges> ranges_by_thread;
-  for (std::size_t i = 0; i < capture.markers.size(); ++i) {
-    const CuptiMarkerRange& m = capture.markers[i];
-    const auto c = rules.classify(m.name, {}, trace.strings, /*on_device=*/false);
-    if (c && (*c == Category::Dispatch || *c == Category::Combine)) phase_of[i] = c;
-    marker_index.emplace(&m, i);
-    ranges_by_thread[m.thread].ranges.push_back(&m);
-  }
-  for (auto& [thread, r] : ranges_by_thread) {
-    std::stable_sort(r.ranges.begin(), r.ranges.end(),
-                     [](const CuptiMarkerRange* a, const CuptiMarkerRange* b) { return a->start < b->start; });
-    std::uint64_t latest = 0;
-    for (const CuptiMarkerRange* m : r.ranges) r.max_end.push_back(latest = std::max(latest, m->end));
-  }
 
   auto host_track = [&](std::uint32_t thread, TrackKind kind, const char* prefix) {
     TrackInfo info;
@@ -86,7 +41,7 @@ void append_cupti_capture(const CuptiCapture& capture, const ClassificationRules
   for (const CuptiApiCall& call : capture.api) {
     if (!call.driver && call.correlation != 0) has_runtime_call[call.correlation] = true;
   }
-  std::unordered_map<std::uint32_t, std::pair<const CuptiApiCall*, SpanRef>> launch_of;
+  std::unordered_map<std::uint32_t, SpanRef> launch_of;
   for (const CuptiApiCall& call : capture.api) {
     Span s;
     s.start_ns = host_time(call.start);
@@ -94,7 +49,7 @@ void append_cupti_capture(const CuptiCapture& capture, const ClassificationRules
     s.name = trace.strings.intern(call.name);
     s.depth = call.driver && has_runtime_call.count(call.correlation) != 0 ? 1 : 0;
     const SpanRef ref = push(host_track(call.thread, TrackKind::HostThread, "thread "), s);
-    if (call.correlation != 0 && s.depth == 0) launch_of[call.correlation] = {&call, ref};  // flows start outermost
+    if (call.correlation != 0 && s.depth == 0) launch_of[call.correlation] = ref;  // flows start outermost
   }
   for (const CuptiSynchronization& sync : capture.sync) {
     auto launch = launch_of.find(sync.correlation);
@@ -103,8 +58,8 @@ void append_cupti_capture(const CuptiCapture& capture, const ClassificationRules
     s.start_ns = host_time(sync.start);
     s.end_ns = std::max(s.start_ns, host_time(sync.end));
     s.name = trace.strings.intern(sync.what);
-    s.depth = static_cast<std::uint16_t>(trace.tracks[launch->second.second.track].spans[launch->second.second.span].depth + 1);  // inside the API call that waited
-    push(launch->second.second.track, s);
+    s.depth = static_cast<std::uint16_t>(trace.tracks[launch->second.track].spans[launch->second.span].depth + 1);  // inside the API call that waited
+    push(launch->second.track, s);
   }
   for (const CuptiMarkerRange& m : capture.markers) {
     Span s;
@@ -148,23 +103,8 @@ void append_cupti_capture(const CuptiCapture& capture, const ClassificationRules
     if (a.bytes != 0) s.args = trace.add_args({Arg{trace.strings.intern("bytes"), std::to_string(a.bytes)}});
 
     const auto launch = launch_of.find(a.correlation);
-    if (is_communication(s.category)) {
-      // Attribute NCCL transfers to the engine phase whose NVTX range issued them; without a launch
-      // record (CUDA graphs), the range around the kernel's own start on any thread.
-      std::optional<Category> phase;
-      if (launch != launch_of.end()) {
-        if (auto t = ranges_by_thread.find(launch->second.first->thread); t != ranges_by_thread.end()) {
-          phase = phase_at(t->second, phase_of, marker_index, launch->second.first->start);
-        }
-      } else {
-        for (const auto& [thread, r] : ranges_by_thread) {
-          if ((phase = phase_at(r, phase_of, marker_index, a.start))) break;
-        }
-      }
-      if (phase) s.category = *phase;
-    }
     const SpanRef kernel = push(track, s);
-    if (launch != launch_of.end()) trace.flows.push_back(Flow{launch->second.second, kernel, FlowKind::Launch});
+    if (launch != launch_of.end()) trace.flows.push_back(Flow{launch->second, kernel, FlowKind::Launch});
   }
 
   bool has_rank = false;
@@ -172,6 +112,9 @@ void append_cupti_capture(const CuptiCapture& capture, const ClassificationRules
   if (!has_rank) trace.ranks.push_back(RankInfo{rank, "rank " + std::to_string(rank)});
   trace.dropped_records += capture.dropped_records;
   trace.finalize();
+  // NCCL transfers and the emulated link's delay kernel take the phase of the NVTX range around the call
+  // that launched them (the launch flows above), as kernels of imported traces do.
+  apply_phase_annotations(trace, rules);
 }
 
 }  // namespace scmoe::prof::capture

@@ -1210,7 +1210,7 @@ bool Importer::assemble() {
   }
   resolve_flows(final_of_raw);
   if (!scmoe_file_) {
-    apply_phase_annotations(trace_);
+    apply_phase_annotations(trace_, rules_);
     trace_.ranks.push_back({rank, source_});
   }
   for (const auto& open : open_) unmatched_ += open.size();

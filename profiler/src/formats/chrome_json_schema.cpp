@@ -9,7 +9,8 @@
 namespace scmoe::prof::formats {
 
 namespace {
-constexpr std::array<std::string_view, 3> kFlagNames = {"emulated", "dropped", "predicted"};
+constexpr std::array<std::string_view, 6> kFlagNames = {"emulated", "dropped", "predicted",
+                                                       "forward",  "backward", "weight_grad"};
 constexpr std::array<std::string_view, 2> kDeviceKindNames = {"cpu", "gpu"};
 constexpr std::array<std::string_view, 6> kTrackKindNames = {"compute_lane", "comm_lane",   "copy_lane",
                                                              "cuda_stream",  "host_thread", "annotation"};
@@ -70,7 +71,9 @@ bool apply_span_field_arg(std::string_view key, std::string_view value, Span& sp
 }
 
 std::string_view span_field_arg_expectation(std::string_view key) {
-  if (key == "flags") return "flag names joined by '|' (emulated, dropped, predicted)";
+  if (key == "flags") {
+    return "flag names joined by '|' (emulated, dropped, predicted, forward, backward, weight_grad)";
+  }
   if (key == "depth") return "an integer 0..65535";
   return "a 32-bit integer";
 }

@@ -46,6 +46,10 @@ enum SpanFlag : std::uint8_t {
   kSpanEmulated = 1u << 0,   // time modelled by the emulated link, not measured
   kSpanDropped = 1u << 1,    // tokens were dropped by the capacity rule inside this op
   kSpanPredicted = 1u << 2,  // produced by the cost model, not by a run
+  // The training pass an annotation around the span names (classify.h: apply_phase_annotations); at most one.
+  kSpanForward = 1u << 3,
+  kSpanBackward = 1u << 4,
+  kSpanWeightGrad = 1u << 5,
 };
 
 inline constexpr std::uint32_t kNoArgs = std::numeric_limits<std::uint32_t>::max();

@@ -6,8 +6,10 @@
 #include <vector>
 
 #include "scmoe/profiler/analysis/breakdown.h"
+#include "scmoe/profiler/analysis/collectives.h"
 #include "scmoe/profiler/analysis/compare.h"
 #include "scmoe/profiler/analysis/overlap.h"
+#include "scmoe/profiler/analysis/rule_coverage.h"
 
 namespace scmoe::prof::analysis {
 
@@ -27,6 +29,13 @@ Table overlap_table(const std::vector<OverlapRow>& rows, TimeFormat format);
 Table breakdown_table(const std::vector<OpStats>& ops, TimeFormat format, std::size_t top = 0);
 Table comparison_ops_table(const Comparison& c, TimeFormat format, std::size_t top = 0);
 Table comparison_phases_table(const Comparison& c, TimeFormat format);
+// The work that fell into "other", longest total first (share = of all analysed work).
+Table unknown_work_table(const RuleCoverage& coverage, TimeFormat format, std::size_t top = 0);
+// Ranks side by side: collectives, wait and straggler per iteration; each rank's exposed communication
+// and the part of it spent waiting for other ranks; the collectives that waited longest.
+Table collectives_iteration_table(const CollectivesReport& report, TimeFormat format);
+Table rank_wait_table(const CollectivesReport& report, TimeFormat format);
+Table longest_waits_table(const CollectivesReport& report, TimeFormat format, std::size_t top = 0);
 
 // Columns padded to their widest cell; text left-aligned, numbers right-aligned. Text cells longer than
 // `max_cell_width` (C++ kernel names run to hundreds of characters) end in "..." at that width; 0 keeps

@@ -68,9 +68,10 @@ struct CuptiCapture {
 // Appends a capture to `trace` (tracks of rank `rank`: one CudaStream track per device stream, one
 // HostThread track per thread with API calls and synchronisation waits, one Annotation track per thread
 // with NVTX ranges), adds launch flows (API call -> kernel, by correlation id), demangles kernel names
-// (abi::__cxa_demangle), classifies every kernel by `rules`, and attributes communication kernels
-// (NCCL, ...) to dispatch or combine when the call that launched them happened inside an NVTX range the
-// rules classify as dispatch or combine (innermost wins). Then finalizes the trace.
+// (abi::__cxa_demangle), classifies every kernel by `rules`, finalizes the trace, and then gives kernels
+// the phase, pass and layer of the NVTX ranges around the calls that launched them (apply_phase_annotations
+// with `rules`' annotation rules, as for imported traces): NCCL transfers and the emulated link's delay
+// kernel become dispatch or combine.
 void append_cupti_capture(const CuptiCapture& capture, const ClassificationRules& rules, std::int32_t rank,
                           Trace& trace);
 
